@@ -1,0 +1,108 @@
+"""What this process runs on: versions, the BLAS actually loaded, MPI and threads."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+import bmf_fem
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def loaded_blas() -> str:
+    """The BLAS/LAPACK shared libraries mapped into this process, resolved to real files.
+
+    PETSc links ``libblas.so.3``; which library that is depends on the Debian
+    alternatives, so the answer is read from ``/proc/self/maps`` after PETSc is loaded.
+    """
+    import petsc4py
+
+    petsc4py.init()
+    from petsc4py import PETSc  # noqa: F401  (loads libpetsc and its BLAS)
+
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:
+        return "unknown (no /proc/self/maps)"
+    paths = {line.split()[-1] for line in maps.splitlines() if line.count("/") and ".so" in line}
+    found = []
+    for path in sorted(paths):
+        name = Path(path).name
+        if any(key in name for key in ("blas", "lapack", "mkl_rt", "openblas")):
+            found.append(path)
+    if not found:
+        return "none found"
+    return ", ".join(f"{p} ({blas_family(p)})" for p in found)
+
+
+def blas_family(path: str) -> str:
+    """A short name for the BLAS implementation a library path belongs to."""
+    lowered = path.lower()
+    if "mkl" in lowered:
+        return "MKL"
+    if "openblas" in lowered:
+        return "OpenBLAS"
+    if "blis" in lowered:
+        return "BLIS"
+    if "atlas" in lowered:
+        return "ATLAS"
+    return "reference"
+
+
+def git_commit(directory: Path | None = None) -> str:
+    """The git commit of the checkout holding bmf-fem, with '+dirty' for local changes."""
+    directory = directory or Path(bmf_fem.__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(directory), "rev-parse", "HEAD"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(directory), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return commit + ("+dirty" if dirty else "")
+
+
+def versions() -> dict[str, str]:
+    """Versions of bmf-fem and the libraries it stands on."""
+    import basix
+    import dolfinx
+    import gmsh
+    import mpi4py
+    import petsc4py
+    import ufl
+    from mpi4py import MPI
+    from petsc4py import PETSc
+
+    petsc_version = ".".join(str(v) for v in PETSc.Sys.getVersion())
+    return {
+        "bmf-fem": bmf_fem.__version__,
+        "python": platform.python_version(),
+        "dolfinx": dolfinx.__version__,
+        "basix": basix.__version__,
+        "ufl": ufl.__version__,
+        "petsc": petsc_version,
+        "petsc4py": petsc4py.__version__,
+        "petsc_scalar": str(PETSc.ScalarType.__name__),
+        "mpi4py": mpi4py.__version__,
+        "mpi": MPI.Get_library_version().splitlines()[0].strip(),
+        "gmsh": gmsh.__version__,
+        "blas": loaded_blas(),
+    }
+
+
+def report(comm) -> str:
+    """The text `bmf info` prints: versions, BLAS, MPI size and thread settings."""
+    lines = [f"{key:<13} {value}" for key, value in versions().items()]
+    lines.append(f"{'mpi_size':<13} {comm.size}")
+    lines.append(f"{'cpu_count':<13} {os.cpu_count()}")
+    for name in THREAD_VARIABLES:
+        lines.append(f"{name:<13} {os.environ.get(name, '(unset)')}")
+    lines.append(f"{'git_commit':<13} {git_commit()}")
+    return "\n".join(lines)

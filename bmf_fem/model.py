@@ -1,0 +1,148 @@
+"""The BMF model on a mesh: function spaces, unknowns, coefficients and equations."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import ufl
+from dolfinx import fem
+from petsc4py import PETSc
+
+from bmf_fem.expressions import Expression, as_interpolant
+from bmf_fem.forms import bmf as forms
+from bmf_fem.meshes import MeshData
+
+# Names the explicit user expressions may use, and the NumPy state they see.
+STATE_NAMES = ("u", "M", "phi", "s", "x", "y", "z", "t")
+
+
+class BmfModel:
+    """Unknowns u, m_1..m_K, s and the derived M and phi, with one Equation each.
+
+    Every coefficient the operators depend on is a ``fem.Constant``; ``dt`` and the
+    SBDF factor ``beta`` are shared by all operators.
+    """
+
+    def __init__(self, config, mesh_data: MeshData):
+        self.config = config
+        self.mesh_data = mesh_data
+        mesh = mesh_data.mesh
+        self.comm = mesh.comm
+        self.V = fem.functionspace(mesh, ("Lagrange", config.space.degree))
+        self.dt = fem.Constant(mesh, PETSc.ScalarType(config.time.dt))
+        self.beta = fem.Constant(mesh, PETSc.ScalarType(1.0))
+        tdim = mesh.topology.dim
+        self.diffusivity_scale = fem.Function(
+            fem.functionspace(mesh, ("DG", 0)), name="diffusivity_scale"
+        )
+        self.diffusivity_scale.x.array[:] = 1.0
+
+        self.u = self._function("u")
+        weights = config.memory.weight
+        self.memory_modes = [self._function(f"m_{k}") for k in range(len(config.memory.tau))]
+        self.memory_weights = np.asarray(weights, dtype=np.float64)
+        self.s = self._function("s")
+        self.M = self._function("M")
+        self.phi = self._function("phi")
+        self.expression_time = self._function("expression_time")
+
+        self.field = self._equation(
+            "u", config.field.D, config.field.decay,
+            forms.field_terms(config.field.feedback, _nodal(config.field.reaction)),
+            config.field.noise,
+        )
+        source = _nodal(config.memory.source)
+        self.memory = [
+            self._equation(f"m_{k}", config.memory.D, 1.0 / tau, forms.memory_terms(source))
+            for k, tau in enumerate(config.memory.tau)
+        ]
+        sites = config.sites
+        self.sites = self._equation(
+            "s", sites.D, sites.rate * sites.stabilisation,
+            forms.site_terms(sites.rate, sites.coupling, sites.stabilisation), sites.noise,
+        )
+        self.coordinates = self.V.tabulate_dof_coordinates()
+        self.cell_dim = tdim
+        self.set_initial_conditions()
+
+    @property
+    def equations(self) -> list[forms.Equation]:
+        return [self.field, *self.memory, self.sites]
+
+    @property
+    def unknowns(self) -> list[fem.Function]:
+        return [self.u, *self.memory_modes, self.s]
+
+    def _function(self, name: str) -> fem.Function:
+        return fem.Function(self.V, name=name)
+
+    def _equation(self, name, diffusivity, rate, explicit, noise=0.0) -> forms.Equation:
+        mesh = self.V.mesh
+        D = fem.Constant(mesh, PETSc.ScalarType(diffusivity))
+        c = fem.Constant(mesh, PETSc.ScalarType(rate))
+        operator = forms.implicit_operator(
+            self.V, self.beta, self.dt, c, D, self.diffusivity_scale
+        )
+        return forms.Equation(name, operator, D, c, explicit, noise)
+
+    def initial_values(self) -> dict[str, np.ndarray]:
+        """Nodal initial values of u, every memory mode and s."""
+        values = {}
+        for name, expression in (
+            ("u", self.config.field.initial),
+            ("m", self.config.memory.initial),
+            ("s", self.config.sites.initial),
+        ):
+            scratch = fem.Function(self.V)
+            scratch.interpolate(as_interpolant(expression))
+            values[name] = scratch.x.array.copy()
+        return values
+
+    def set_initial_conditions(self, mask: np.ndarray | None = None) -> None:
+        """Set the unknowns to their initial values (only where ``mask`` is true)."""
+        values = self.initial_values()
+        where = slice(None) if mask is None else mask
+        self.u.x.array[where] = values["u"][where]
+        for mode in self.memory_modes:
+            mode.x.array[where] = values["m"][where]
+        self.s.x.array[where] = values["s"][where]
+        if mask is None:
+            self.expression_time.x.array[:] = -1.0
+        self.update_derived()
+
+    def update_derived(self) -> None:
+        """M = sum_k w_k m_k and phi = u + M (nodal, local incl. ghosts)."""
+        memory = self.M.x.array
+        memory[:] = 0.0
+        for weight, mode in zip(self.memory_weights, self.memory_modes, strict=True):
+            memory += weight * mode.x.array
+        self.phi.x.array[:] = self.u.x.array + memory
+
+    def state(self, t: float) -> dict[str, np.ndarray | float]:
+        """The NumPy namespace explicit terms and user expressions are evaluated in."""
+        x = self.coordinates
+        return {
+            "u": self.u.x.array, "M": self.M.x.array, "phi": self.phi.x.array,
+            "s": self.s.x.array, "x": x[:, 0], "y": x[:, 1], "z": x[:, 2], "t": t,
+        }
+
+
+def _nodal(expression: Expression | None):
+    """A user expression as a function of the NumPy state (None when it is zero)."""
+    if expression is None or (expression.is_constant and expression.to_numpy({}) == 0.0):
+        return None
+
+    def evaluate(state: Mapping[str, np.ndarray | float]) -> np.ndarray | float:
+        return expression.to_numpy(state)
+
+    return evaluate
+
+
+def ufl_state(model: BmfModel, t: fem.Constant) -> dict[str, object]:
+    """The UFL namespace for user expressions in forms (MMS sources, scripts)."""
+    x = ufl.SpatialCoordinate(model.V.mesh)
+    names = {"u": model.u, "M": model.M, "phi": model.phi, "s": model.s, "t": t}
+    for axis, name in enumerate("xyz"[: len(x)]):
+        names[name] = x[axis]
+    return names

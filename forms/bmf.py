@@ -1,0 +1,104 @@
+"""The BMF equations, split into an implicit linear part and explicit terms.
+
+Every equation of the model has the form
+
+    dw/dt = div(D grad w) - c w + N(state, x, t) + F(x, t) + sigma xi
+
+with a diffusivity ``D`` and a linear rate ``c`` treated implicitly, explicit terms ``N``
+(nonlinear, coupling) and known forcing ``F`` (inputs). An SBDF scheme of order q gives
+
+    (beta_q / dt + c) (w^{n+1}, v) + D (grad w^{n+1}, grad v) = (history + N*, v) + ...
+
+so the implicit operator is one bilinear form per equation, built here once in UFL with
+``fem.Constant`` coefficients: changing dt, the scheme or a rate changes a value, never the
+compiled form. The explicit terms are nodal (group finite element) functions of the
+state, written below as NumPy on degree-of-freedom arrays:
+
+    field u:      c = delta         N = gamma * M + R(u, M, phi, s, x, t)
+    memory m_k:   c = 1 / tau_k     N = f(u, M, phi, s, x, t)
+    sites s:      c = alpha * S     N = alpha * (s - s^3 + g * phi) + alpha * S * s
+
+The site cubic is linearly stabilised: ``alpha * S * s`` is added implicitly and
+subtracted explicitly, which keeps large ``alpha * dt`` stable for S >= 2 (docs/model.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import ufl
+from dolfinx import fem
+
+NodalTerms = Callable[[Mapping[str, np.ndarray | float]], np.ndarray | float]
+
+
+@dataclass
+class Equation:
+    """One scalar equation: its implicit operator and its explicit nodal terms."""
+
+    name: str
+    operator: ufl.Form
+    diffusivity: fem.Constant
+    rate: fem.Constant
+    explicit: NodalTerms
+    noise: float = 0.0
+
+    @property
+    def diffuses(self) -> bool:
+        """Whether the operator needs a linear solve (otherwise a pointwise update)."""
+        return float(self.diffusivity.value) > 0.0
+
+
+def implicit_operator(
+    V: fem.FunctionSpace,
+    time_factor: fem.Constant,
+    dt: fem.Constant,
+    rate: fem.Constant,
+    diffusivity: fem.Constant,
+    diffusivity_scale: fem.Function | None = None,
+) -> ufl.Form:
+    """``a(w, v) = (beta/dt + c) (w, v) + D s(x) (grad w, grad v)``.
+
+    ``diffusivity_scale`` (a DG0 function, 1 by default) carries the damage
+    perturbation, which multiplies diffusivities in a region.
+    """
+    w, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+    D = diffusivity if diffusivity_scale is None else diffusivity * diffusivity_scale
+    return (time_factor / dt + rate) * w * v * ufl.dx + D * ufl.inner(
+        ufl.grad(w), ufl.grad(v)
+    ) * ufl.dx
+
+
+def mass_form(V: fem.FunctionSpace) -> ufl.Form:
+    """The consistent mass matrix ``(w, v)``, which turns nodal terms into a load vector."""
+    w, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+    return w * v * ufl.dx
+
+
+def field_terms(feedback: float, reaction: NodalTerms | None) -> NodalTerms:
+    """Explicit terms of the local field: ``gamma * M + R``."""
+
+    def terms(state: Mapping[str, np.ndarray | float]) -> np.ndarray | float:
+        value = feedback * state["M"]
+        if reaction is not None:
+            value = value + reaction(state)
+        return value
+
+    return terms
+
+
+def memory_terms(source: NodalTerms) -> NodalTerms:
+    """Explicit term of every memory mode: the source ``f(u)``."""
+    return source
+
+
+def site_terms(rate: float, coupling: float, stabilisation: float) -> NodalTerms:
+    """Explicit terms of the site field: the stabilised double-well force."""
+
+    def terms(state: Mapping[str, np.ndarray | float]) -> np.ndarray | float:
+        s = state["s"]
+        return rate * (s - s**3 + coupling * state["phi"] + stabilisation * s)
+
+    return terms
