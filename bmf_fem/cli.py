@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 EXIT_USAGE = 2
+EXIT_FAILED = 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,14 +20,19 @@ def main(argv: list[str] | None = None) -> int:
 
     from bmf_fem.errors import ConfigError
     from bmf_fem.meshes import MeshError
+    from bmf_fem.simulation import SimulationError
 
     comm = MPI.COMM_WORLD
     try:
         return args.handler(args, comm) or 0
-    except (ConfigError, MeshError, FileExistsError) as error:
+    except (ConfigError, MeshError) as error:
         if comm.rank == 0:
             print(f"bmf {args.command}: error: {error}", file=sys.stderr, flush=True)
         return EXIT_USAGE
+    except SimulationError as error:
+        if comm.rank == 0:
+            print(f"bmf {args.command}: failed: {error}", file=sys.stderr, flush=True)
+        return EXIT_FAILED
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,22 +44,33 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run a configuration (no CONFIG: the crystal demo)")
     run.add_argument("config", nargs="?", help="TOML configuration file")
     run.add_argument("--out", help="run directory (default: output.dir)")
-    run.add_argument("--set", dest="overrides", action="append", default=[],
-                     metavar="SECTION.KEY=VALUE", help="override one key (repeatable)")
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one key (repeatable)",
+    )
     run.add_argument("--force", action="store_true", help="overwrite an old run directory")
     run.add_argument("--quiet", action="store_true", help="no progress output")
     run.set_defaults(handler=command_run)
 
     check = commands.add_parser("check", help="validate a configuration, build nothing")
     check.add_argument("config")
-    check.add_argument("--set", dest="overrides", action="append", default=[],
-                       metavar="SECTION.KEY=VALUE")
+    check.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE"
+    )
     check.set_defaults(handler=command_check)
 
     mesh = commands.add_parser("mesh", help="build a mesh and write it (.msh or .xdmf)")
     mesh.add_argument("kind", help="crystal, web, tissue, box or file")
-    mesh.add_argument("params", nargs="*", metavar="KEY=VALUE",
-                      help="geometry parameters, e.g. shape=snowflake h=0.02")
+    mesh.add_argument(
+        "params",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="geometry parameters, e.g. shape=snowflake h=0.02",
+    )
     mesh.add_argument("--out", required=True, help="output file (.msh or .xdmf)")
     mesh.set_defaults(handler=command_mesh)
 
@@ -79,33 +96,37 @@ def command_run(args, comm) -> int:
     config = load(args)
     simulation = Simulation(config, comm)
     out = Path(args.out or config.output.dir)
-    print0(comm, f"bmf run: {simulation.mesh_data.description}; "
-                 f"{simulation.model.V.dofmap.index_map.size_global} dofs per field, "
-                 f"{simulation.n_steps} steps on {comm.size} rank(s) -> {out}")
+    print0(
+        comm,
+        f"bmf run: {simulation.mesh_data.description}; "
+        f"{simulation.model.V.dofmap.index_map.size_global} dofs per field, "
+        f"{simulation.n_steps} steps on {comm.size} rank(s) -> {out}",
+    )
     try:
         summary = simulation.run(out, force=args.force, progress=not args.quiet)
     finally:
         simulation.close()
     final = summary["final_metrics"]
-    print0(comm, f"bmf run: done in {summary['timings']['run_s']:.1f} s "
-                 f"({summary['timings']['ms_per_step']:.1f} ms/step); t={final.get('t', 0):.4g} "
-                 f"u_max={final.get('u_max', 0):.4g} scope={final.get('scope', 0):.4g} "
-                 f"expressed={final.get('expressed_fraction', 0):.3g}; "
-                 f"fields in {out / 'fields.xdmf'}")
+    print0(
+        comm,
+        f"bmf run: done in {summary['timings']['run_s']:.1f} s "
+        f"({summary['timings']['ms_per_step']:.1f} ms/step); t={final.get('t', 0):.4g} "
+        f"u_max={final.get('u_max', 0):.4g} scope={final.get('scope', 0):.4g} "
+        f"expressed={final.get('expressed_fraction', 0):.3g}; "
+        f"fields in {out / 'fields.xdmf'}",
+    )
     return 0
 
 
 def command_check(args, comm) -> int:
-    from bmf_fem.meshes import check_mesh_params
     from bmf_fem.parallel import print0
 
     config = load(args)
-    params = {"shape": config.mesh.shape, "size": config.mesh.size, "h": config.mesh.h,
-              "dim": config.mesh.dim, "seed": config.mesh.seed, "file": config.mesh.file,
-              **config.mesh.options}
-    check_mesh_params(config.mesh.kind, params)
-    print0(comm, f"{args.config}: valid ({len(config.inputs)} input(s), "
-                 f"{len(config.perturbations)} perturbation(s), t_end={config.time.t_end})")
+    print0(
+        comm,
+        f"{args.config}: valid ({len(config.inputs)} input(s), "
+        f"{len(config.perturbations)} perturbation(s), t_end={config.time.t_end})",
+    )
     return 0
 
 

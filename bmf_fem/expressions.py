@@ -159,9 +159,7 @@ class Expression:
     def _lookup(self, namespace: Mapping[str, Any]) -> dict[str, Any]:
         missing = sorted(self._names.difference(namespace))
         if missing:
-            raise KeyError(
-                f"{self._where} = {self._text!r} needs values for {', '.join(missing)}"
-            )
+            raise KeyError(f"{self._where} = {self._text!r} needs values for {', '.join(missing)}")
         return {name: namespace[name] for name in self._names}
 
     def __eq__(self, other: object) -> bool:
@@ -352,7 +350,7 @@ class _Checker:
         if name in FUNCTIONS:
             self.fail(node, f"'{name}' is a function; call it as {name}(...)")
         if name in VOCABULARY:
-            self.fail(node, f"the name '{name}' cannot be used in {self.where}")
+            self.fail(node, f"the name '{name}' is not available in this setting")
         hint = _NAME_HINTS.get(name) or _close_match(name, [*self.allowed, *CONSTANTS])
         suffix = f" (did you mean {hint}?)" if hint else ""
         self.fail(node, f"unknown name '{name}'{suffix}")
@@ -506,23 +504,26 @@ class _Operations:
         raise NotImplementedError
 
 
+_NUMPY_BINARIES: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
+    ast.Add: np.add,
+    ast.Sub: np.subtract,
+    ast.Mult: np.multiply,
+    ast.Div: np.divide,
+    ast.Pow: np.power,
+}
+_NUMPY_FUNCTIONS: dict[str, Callable[[Any], Any]] = {
+    "exp": np.exp,
+    "log": np.log,
+    "sqrt": np.sqrt,
+    "sin": np.sin,
+    "cos": np.cos,
+    "tanh": np.tanh,
+    "abs": np.abs,
+}
+
+
 class _NumpyOperations(_Operations):
-    binaries: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
-        ast.Add: np.add,
-        ast.Sub: np.subtract,
-        ast.Mult: np.multiply,
-        ast.Div: np.divide,
-        ast.Pow: np.power,
-    }
-    functions: dict[str, Callable[[Any], Any]] = {
-        "exp": np.exp,
-        "log": np.log,
-        "sqrt": np.sqrt,
-        "sin": np.sin,
-        "cos": np.cos,
-        "tanh": np.tanh,
-        "abs": np.abs,
-    }
+    """numpy ufuncs: arrays broadcast, numbers stay numpy scalars."""
 
     def number(self, value: float) -> np.float64:
         return np.float64(value)
@@ -531,14 +532,14 @@ class _NumpyOperations(_Operations):
         return np.negative(operand)
 
     def binary(self, operator: type[ast.operator], left: Any, right: Any) -> Any:
-        return self.binaries[operator](left, right)
+        return _NUMPY_BINARIES[operator](left, right)
 
     def call(self, name: str, arguments: list[Any]) -> Any:
         if name == "min":
             return reduce(np.minimum, arguments)
         if name == "max":
             return reduce(np.maximum, arguments)
-        return self.functions[name](arguments[0])
+        return _NUMPY_FUNCTIONS[name](arguments[0])
 
 
 class _UflOperations(_Operations):

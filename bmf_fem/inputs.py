@@ -64,8 +64,9 @@ def build_inputs(configs, selector: RegionSelector, comm) -> list[Input]:
             profile = mask.astype(np.float64)
         else:
             profile = np.ones(coordinates.shape[0])
-        train = PulseTrain(config.amplitude, config.start, config.period, config.count,
-                           config.width)
+        train = PulseTrain(
+            config.amplitude, config.start, config.period, config.count, config.width
+        )
         inputs.append(Input(profile, train))
     return inputs
 

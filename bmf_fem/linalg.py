@@ -72,8 +72,13 @@ class ImplicitSolver:
         self.ksp = PETSc.KSP().create(comm)
         self.ksp.setOptionsPrefix(prefix)
         self.ksp.setOperators(self.matrix)
-        options = {"ksp_type": ksp_type, "pc_type": pc_type, "ksp_rtol": rtol,
-                   "ksp_atol": atol, "ksp_max_it": max_it}
+        options = {
+            "ksp_type": ksp_type,
+            "pc_type": pc_type,
+            "ksp_rtol": rtol,
+            "ksp_atol": atol,
+            "ksp_max_it": max_it,
+        }
         if pc_type == "hypre":
             options.update(HYPRE_DEFAULTS)
         options.update(petsc_options)

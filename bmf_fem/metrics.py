@@ -37,5 +37,8 @@ def summarise_history(rows: list[dict]) -> dict[str, float]:
         return {}
     u_max = np.array([row["u_max"] for row in rows])
     peak = int(np.argmax(u_max))
-    return {"peak_u_max": float(u_max[peak]), "t_peak_u_max": float(rows[peak]["t"]),
-            "peak_scope": float(max(row["scope"] for row in rows))}
+    return {
+        "peak_u_max": float(u_max[peak]),
+        "t_peak_u_max": float(rows[peak]["t"]),
+        "peak_scope": float(max(row["scope"] for row in rows)),
+    }

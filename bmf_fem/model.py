@@ -48,7 +48,9 @@ class BmfModel:
         self.expression_time = self._function("expression_time")
 
         self.field = self._equation(
-            "u", config.field.D, config.field.decay,
+            "u",
+            config.field.D,
+            config.field.decay,
             forms.field_terms(config.field.feedback, _nodal(config.field.reaction)),
             config.field.noise,
         )
@@ -59,8 +61,11 @@ class BmfModel:
         ]
         sites = config.sites
         self.sites = self._equation(
-            "s", sites.D, sites.rate * sites.stabilisation,
-            forms.site_terms(sites.rate, sites.coupling, sites.stabilisation), sites.noise,
+            "s",
+            sites.D,
+            sites.rate * sites.stabilisation,
+            forms.site_terms(sites.rate, sites.coupling, sites.stabilisation),
+            sites.noise,
         )
         self.coordinates = self.V.tabulate_dof_coordinates()
         self.cell_dim = tdim
@@ -81,9 +86,7 @@ class BmfModel:
         mesh = self.V.mesh
         D = fem.Constant(mesh, PETSc.ScalarType(diffusivity))
         c = fem.Constant(mesh, PETSc.ScalarType(rate))
-        operator = forms.implicit_operator(
-            self.V, self.beta, self.dt, c, D, self.diffusivity_scale
-        )
+        operator = forms.implicit_operator(self.V, self.beta, self.dt, c, D, self.diffusivity_scale)
         return forms.Equation(name, operator, D, c, explicit, noise)
 
     def initial_values(self) -> dict[str, np.ndarray]:
@@ -123,8 +126,14 @@ class BmfModel:
         """The NumPy namespace explicit terms and user expressions are evaluated in."""
         x = self.coordinates
         return {
-            "u": self.u.x.array, "M": self.M.x.array, "phi": self.phi.x.array,
-            "s": self.s.x.array, "x": x[:, 0], "y": x[:, 1], "z": x[:, 2], "t": t,
+            "u": self.u.x.array,
+            "M": self.M.x.array,
+            "phi": self.phi.x.array,
+            "s": self.s.x.array,
+            "x": x[:, 0],
+            "y": x[:, 1],
+            "z": x[:, 2],
+            "t": t,
         }
 
 

@@ -19,8 +19,19 @@ from bmf_fem.errors import ConfigError
 
 RESULT_FILES = ("fields.xdmf", "fields.h5", "metrics.csv", "summary.json", "config.toml")
 METRIC_COLUMNS = (
-    "step", "t", "u_max", "u_integral", "M_integral", "phi_max", "scope",
-    "expressed_fraction", "s_mean", "ksp_its_u", "ksp_its_m", "ksp_its_s", "wall_s",
+    "step",
+    "t",
+    "u_max",
+    "u_integral",
+    "M_integral",
+    "phi_max",
+    "scope",
+    "expressed_fraction",
+    "s_mean",
+    "ksp_its_u",
+    "ksp_its_m",
+    "ksp_its_s",
+    "wall_s",
 )
 
 

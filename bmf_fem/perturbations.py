@@ -37,10 +37,15 @@ def build_perturbations(configs, selector: RegionSelector, comm) -> list[Perturb
     items = []
     for index, config in enumerate(configs):
         where = f"perturbation.{index}"
-        spec = {"region": config.region, "centre": config.centre, "radius": config.radius,
-                "box": config.box}
-        item = Perturbation(config.kind, config.start, config.stop,
-                            factor=config.factor, sigma=config.sigma)
+        spec = {
+            "region": config.region,
+            "centre": config.centre,
+            "radius": config.radius,
+            "box": config.box,
+        }
+        item = Perturbation(
+            config.kind, config.start, config.stop, factor=config.factor, sigma=config.sigma
+        )
         if config.kind == "damage":
             item.cells = selector.cells(spec, where)
             require_nonempty(comm, item.cells.size, where)

@@ -34,8 +34,11 @@ class Progress:
         elif step % self.every == 0 or step == self.total:
             elapsed = time.perf_counter() - self.started
             extra = f" u_max={row['u_max']:.4g}" if row else ""
-            print(f"step {step}/{self.total} t={step * self.dt:.4g} "
-                  f"({elapsed:.1f} s){extra}", file=sys.stderr, flush=True)
+            print(
+                f"step {step}/{self.total} t={step * self.dt:.4g} ({elapsed:.1f} s){extra}",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def __exit__(self, *exc) -> None:
         if self.bar is not None:

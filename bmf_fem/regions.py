@@ -9,7 +9,7 @@ from dolfinx import fem
 from dolfinx import mesh as dmesh
 
 from bmf_fem.errors import ConfigError
-from bmf_fem.meshes import MeshData
+from bmf_fem.meshes import MeshData, MeshError
 
 
 class RegionSelector:
@@ -39,12 +39,10 @@ class RegionSelector:
 
     def region_cells(self, name: str, where: str) -> np.ndarray:
         """Local cells of a named cell region (a gmsh physical group)."""
-        regions = self.mesh_data.cell_regions
-        if name not in regions:
-            valid = ", ".join(sorted(regions)) or "(this mesh has no named regions)"
-            raise ConfigError(f"{where} = {name!r} is not a region of this mesh; valid: {valid}")
-        tags = self.mesh_data.cell_tags
-        return tags.indices[tags.values == regions[name]]
+        try:
+            return self.mesh_data.cells(name)
+        except MeshError as error:
+            raise ConfigError(f"{where}: {error}") from None
 
     def cells(self, spec: dict, where: str) -> np.ndarray:
         """Local cells selected by ``region``, ``centre`` + ``radius`` or ``box``."""

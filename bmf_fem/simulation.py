@@ -12,7 +12,8 @@ from mpi4py import MPI
 
 from bmf_fem import info
 from bmf_fem.inputs import build_inputs, input_rate
-from bmf_fem.meshes import build_mesh, check_mesh_params
+from bmf_fem.linalg import SolverError
+from bmf_fem.meshes import build_mesh
 from bmf_fem.metrics import compute_metrics, summarise_history
 from bmf_fem.model import BmfModel
 from bmf_fem.noise import NoiseSource, dof_keys
@@ -30,6 +31,10 @@ from bmf_fem.sites import ContinuumSites
 from bmf_fem.stepper import Stepper
 
 
+class SimulationError(RuntimeError):
+    """A run that cannot go on (divergence, a failed solve); the message says where."""
+
+
 class Simulation:
     """Everything a run needs, built (and validated against the mesh) before any output.
 
@@ -40,11 +45,7 @@ class Simulation:
     def __init__(self, config, comm: MPI.Comm = MPI.COMM_WORLD, sources=None):
         started = time.perf_counter()
         self.config = config
-        mesh_params = {"shape": config.mesh.shape, "size": config.mesh.size,
-                       "h": config.mesh.h, "dim": config.mesh.dim, "seed": config.mesh.seed,
-                       "file": config.mesh.file, **config.mesh.options}
-        check_mesh_params(config.mesh.kind, mesh_params)
-        self.mesh_data = build_mesh(config.mesh.kind, mesh_params, comm)
+        self.mesh_data = build_mesh(config.mesh.kind, dict(config.mesh.params), comm)
         self.comm = self.mesh_data.mesh.comm
         self.model = model = BmfModel(config, self.mesh_data)
         self.time = fem.Constant(self.mesh_data.mesh, 0.0)
@@ -55,8 +56,9 @@ class Simulation:
             x = ufl.SpatialCoordinate(self.mesh_data.mesh)
             ufl_sources = {name: build(x, self.time) for name, build in sources.items()}
         noise = NoiseSource(config.output.seed, dof_keys(model.V))
-        self.stepper = Stepper(model, config.time.scheme, config.solver, noise, ufl_sources,
-                               self.time)
+        self.stepper = Stepper(
+            model, config.time.scheme, config.solver, noise, ufl_sources, self.time
+        )
         selector = RegionSelector(self.mesh_data, model.V)
         self.inputs = build_inputs(config.inputs, selector, self.comm)
         perturbations = build_perturbations(config.perturbations, selector, self.comm)
@@ -76,23 +78,44 @@ class Simulation:
         t, dt = self.stepper.t, self.stepper.dt
         extra_noise = self.schedule.before_step(t, dt)
         active = input_rate(self.inputs, t, t + dt, self.forcing)
-        self.stepper.step(self.forcing if active else None, extra_noise)
+        where = f"step {self.stepper.step_index + 1} (t = {t + dt:.6g})"
+        try:
+            self.stepper.step(self.forcing if active else None, extra_noise)
+        except SolverError as error:
+            raise SimulationError(f"{error} at {where}") from None
+        broken = [f.name for f in self.model.unknowns if not np.isfinite(f.x.array.sum())]
+        broken = self.comm.allreduce(broken, op=MPI.SUM)
+        if broken:
+            raise SimulationError(
+                f"field {broken[0]} is not finite at {where}; the run diverged: reduce "
+                "time.dt, or check reaction, feedback and source for runaway growth"
+            )
         self.sites.record(self.stepper.t)
 
     def metrics(self) -> dict[str, float]:
         row = {"step": self.stepper.step_index, "t": self.stepper.t}
-        row.update(compute_metrics(self.model, self.stepper, self.sites,
-                                   self.config.memory.scope_threshold))
+        row.update(
+            compute_metrics(
+                self.model, self.stepper, self.sites, self.config.memory.scope_threshold
+            )
+        )
         return row
 
     def output_functions(self) -> list[fem.Function]:
         model = self.model
-        named = {"u": [model.u], "M": [model.M], "phi": [model.phi], "s": [model.s],
-                 "expression_time": [model.expression_time], "m": model.memory_modes}
+        named = {
+            "u": [model.u],
+            "M": [model.M],
+            "phi": [model.phi],
+            "s": [model.s],
+            "expression_time": [model.expression_time],
+            "m": model.memory_modes,
+        }
         return [f for name in self.config.output.fields for f in named[name]]
 
-    def run(self, out: str | Path | None = None, force: bool = False,
-            progress: bool = True) -> dict:
+    def run(
+        self, out: str | Path | None = None, force: bool = False, progress: bool = True
+    ) -> dict:
         """Run to ``time.t_end`` writing fields, metrics and a summary into ``out``."""
         config = self.config
         out = prepare_run_directory(Path(out or config.output.dir), force, self.comm)
@@ -134,9 +157,12 @@ class Simulation:
             "seed": self.config.output.seed,
             "mesh": self.mesh_data.description,
             "dofs": self.model.V.dofmap.index_map.size_global,
-            "timings": {"setup_s": self.setup_seconds, "run_s": run_seconds,
-                        "steps": self.stepper.step_index,
-                        "ms_per_step": 1e3 * run_seconds / steps},
+            "timings": {
+                "setup_s": self.setup_seconds,
+                "run_s": run_seconds,
+                "steps": self.stepper.step_index,
+                "ms_per_step": 1e3 * run_seconds / steps,
+            },
             "final_metrics": self.history[-1] if self.history else {},
             "results": summarise_history(self.history),
             "config": self.config.to_dict(),

@@ -38,14 +38,26 @@ class ImexUnknown:
             config = stepper.solver_config
             pc_type = choose_preconditioner(config.pc_type, stepper.diffusion_number(equation))
             self.solver = ImplicitSolver(
-                fem.form(equation.operator), f"bmf_{equation.name}_", config.ksp_type,
-                pc_type, config.rtol, config.atol, config.max_it, config.petsc_options,
+                fem.form(equation.operator),
+                f"bmf_{equation.name}_",
+                config.ksp_type,
+                pc_type,
+                config.rtol,
+                config.atol,
+                config.max_it,
+                config.petsc_options,
             )
             self.rhs = self.solver.matrix.createVecLeft()
         self.iterations = 0
 
-    def advance(self, state: dict, order: int, forcing: np.ndarray | None,
-                noise: np.ndarray | None, load: PETSc.Vec | None) -> None:
+    def advance(
+        self,
+        state: dict,
+        order: int,
+        forcing: np.ndarray | None,
+        noise: np.ndarray | None,
+        load: PETSc.Vec | None,
+    ) -> None:
         """Advance from t^n to t^{n+1}; ``state`` holds the nodal values at t^n."""
         stepper = self.stepper
         dt = stepper.dt
@@ -86,9 +98,15 @@ class ImexUnknown:
 class Stepper:
     """Owns the operators, solvers and histories; ``step()`` advances t by dt."""
 
-    def __init__(self, model, scheme: str, solver_config, noise_source=None,
-                 sources: dict[str, ufl.core.expr.Expr] | None = None,
-                 time: fem.Constant | None = None):
+    def __init__(
+        self,
+        model,
+        scheme: str,
+        solver_config,
+        noise_source=None,
+        sources: dict[str, ufl.core.expr.Expr] | None = None,
+        time: fem.Constant | None = None,
+    ):
         """``sources`` maps "u", "m" or "s" to UFL expressions of x and ``time``, added
         to that equation as assembled loads (verification and scripted forcing)."""
         self.model = model
@@ -158,15 +176,18 @@ class Stepper:
             self.assemble()
         t0, t1 = self.t, self.t + self.dt
         state = model.state(t0)
-        state = {key: (value.copy() if isinstance(value, np.ndarray) else value)
-                 for key, value in state.items()}
+        state = {
+            key: (value.copy() if isinstance(value, np.ndarray) else value)
+            for key, value in state.items()
+        }
         field_noise = self._noise(FIELD_NOISE_STREAM, model.field.noise, extra_noise)
         site_noise = self._noise(SITE_NOISE_STREAM, model.sites.noise, None)
         loads = self._loads(t1)
         for unknown in self.unknowns:
             name = unknown.equation.name
             unknown.advance(
-                state, order,
+                state,
+                order,
                 forcing if name == "u" else None,
                 field_noise if name == "u" else site_noise if name == "s" else None,
                 loads.get(name if not name.startswith("m_") else "m"),

@@ -14,20 +14,29 @@ ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 
 
-def mpirun(n: int, *args: str, timeout: float = 600, cwd: Path | None = None,
-           check: bool = True) -> subprocess.CompletedProcess:
+def mpirun(
+    n: int, *args: str, timeout: float = 600, cwd: Path | None = None, check: bool = True
+) -> subprocess.CompletedProcess:
     """Run ``mpirun -n n ARGS`` (shared-memory transport, root allowed, oversubscribed)."""
     env = dict(os.environ)
-    env.update({"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
-                "OMPI_MCA_btl": "self,sm", "OMPI_MCA_pml": "ob1",
-                "OMPI_MCA_rmaps_base_oversubscribe": "1",
-                "PRTE_MCA_rmaps_default_mapping_policy": ":oversubscribe"})
+    env.update(
+        {
+            "OMPI_ALLOW_RUN_AS_ROOT": "1",
+            "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
+            "OMPI_MCA_btl": "self,sm",
+            "OMPI_MCA_pml": "ob1",
+            "OMPI_MCA_rmaps_base_oversubscribe": "1",
+            "PRTE_MCA_rmaps_default_mapping_policy": ":oversubscribe",
+        }
+    )
     command = ["mpirun", "-n", str(n), *args]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                            env=env, cwd=cwd)
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd
+    )
     if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n"
-                             f"{result.stdout}\n{result.stderr}")
+        raise AssertionError(
+            f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
     return result
 
 
@@ -37,14 +46,21 @@ def run_script(n: int, name: str, *args: str, timeout: float = 600) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def bmf(*args: str, cwd: Path | None = None, timeout: float = 600,
-        n: int = 1) -> subprocess.CompletedProcess:
+def bmf(
+    *args: str, cwd: Path | None = None, timeout: float = 600, n: int = 1
+) -> subprocess.CompletedProcess:
     """Run the ``bmf`` console script (under mpirun when n > 1), never raising."""
     if n > 1:
-        return mpirun(n, sys.executable, "-m", "bmf_fem.cli", *args, cwd=cwd,
-                      timeout=timeout, check=False)
-    return subprocess.run([sys.executable, "-m", "bmf_fem.cli", *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=cwd)
+        return mpirun(
+            n, sys.executable, "-m", "bmf_fem.cli", *args, cwd=cwd, timeout=timeout, check=False
+        )
+    return subprocess.run(
+        [sys.executable, "-m", "bmf_fem.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+    )
 
 
 @pytest.fixture

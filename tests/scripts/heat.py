@@ -81,13 +81,23 @@ with h5py.File(out / "heat.h5", "r") as h5:
 V_back = fem.functionspace(mesh_back, ("Lagrange", 1))
 u_back = fem.Function(V_back)
 nodes = mesh_back.geometry.input_global_indices
-u_back.x.array[V_back.dofmap.list.reshape(-1)] = values[nodes[mesh_back.geometry.dofmap.reshape(-1)]]
-norm2_back = comm.allreduce(
-    fem.assemble_scalar(fem.form(u_back**2 * ufl.dx)), op=MPI.SUM
-)
+u_back.x.array[V_back.dofmap.list.reshape(-1)] = values[
+    nodes[mesh_back.geometry.dofmap.reshape(-1)]
+]
+norm2_back = comm.allreduce(fem.assemble_scalar(fem.form(u_back**2 * ufl.dx)), op=MPI.SUM)
 cells = mesh.topology.index_map(2).size_global
 cells_back = mesh_back.topology.index_map(2).size_global
 if comm.rank == 0:
-    print(json.dumps({"error": error, "norm2": norm2, "norm2_back": norm2_back,
-                      "cells": cells, "cells_back": cells_back, "its": iterations,
-                      "ranks": comm.size}))
+    print(
+        json.dumps(
+            {
+                "error": error,
+                "norm2": norm2,
+                "norm2_back": norm2_back,
+                "cells": cells,
+                "cells_back": cells_back,
+                "its": iterations,
+                "ranks": comm.size,
+            }
+        )
+    )

@@ -1,0 +1,85 @@
+"""What a geometry hands to the solver: the distributed mesh, its tags and their names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import dolfinx.mesh
+
+    from .quality import MeshQuality
+
+
+class MeshError(ValueError):
+    """A mesh could not be described or built; the message names the `mesh.<key>` at fault."""
+
+
+def groups_from_names(regions: dict[str, int]) -> dict[str, tuple[int, ...]]:
+    """Named unions of regions: a region called ``"spoke_3.2"`` belongs to group ``"spoke_3"``.
+
+    The web names each thread segment ``<thread>.<k>``; the thread is then a group of
+    segment tags. Deriving groups from names keeps them through .msh and XDMF files.
+    """
+    groups: dict[str, list[int]] = {}
+    for name, value in regions.items():
+        if "." in name:
+            groups.setdefault(name.rsplit(".", 1)[0], []).append(value)
+    return {name: tuple(sorted(values)) for name, values in sorted(groups.items())}
+
+
+@dataclass
+class MeshData:
+    """A dolfinx mesh with named cell and facet tags.
+
+    ``cell_regions`` and ``facet_regions`` map physical-group names to tag values;
+    ``cell_groups`` and ``facet_groups`` map names of unions of regions (web threads)
+    to the tag values they contain. ``region_values`` resolves either kind of name.
+    """
+
+    mesh: dolfinx.mesh.Mesh
+    cell_tags: dolfinx.mesh.MeshTags | None
+    facet_tags: dolfinx.mesh.MeshTags | None
+    cell_regions: dict[str, int]
+    facet_regions: dict[str, int]
+    description: str
+    cell_groups: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    facet_groups: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    kind: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    quality: MeshQuality | None = None
+
+    def region_values(self, name: str, facets: bool = False) -> tuple[int, ...]:
+        """Tag values a region or group name stands for (cells, or facets if `facets`)."""
+        regions = self.facet_regions if facets else self.cell_regions
+        groups = self.facet_groups if facets else self.cell_groups
+        if name in regions:
+            return (regions[name],)
+        if name in groups:
+            return groups[name]
+        what = "facet" if facets else "cell"
+        known = ", ".join(sorted([*regions, *groups])) or "none"
+        raise MeshError(f"the mesh has no {what} region {name!r}; it has: {known}")
+
+    def region_names(self, facets: bool = False) -> list[str]:
+        """All names usable in `region_values`: regions first, then groups."""
+        if facets:
+            return [*self.facet_regions, *self.facet_groups]
+        return [*self.cell_regions, *self.cell_groups]
+
+    def cells(self, name: str) -> np.ndarray:
+        """Local indices (owned and ghost) of the cells of a region or group."""
+        return _find(self.cell_tags, self.region_values(name))
+
+    def facets(self, name: str) -> np.ndarray:
+        """Local indices of the facets of a facet region or group."""
+        return _find(self.facet_tags, self.region_values(name, facets=True))
+
+
+def _find(tags: dolfinx.mesh.MeshTags | None, values: tuple[int, ...]) -> np.ndarray:
+    if tags is None:
+        return np.empty(0, dtype=np.int32)
+    found = [tags.indices[tags.values == value] for value in values]
+    return np.unique(np.concatenate(found)).astype(np.int32) if found else np.empty(0, np.int32)

@@ -1,0 +1,14 @@
+"""Placeholder."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .data import MeshError
+from .parameters import Key
+
+KEYS: tuple[Key, ...] = ()
+
+
+def check(p: dict[str, Any]) -> None:
+    raise MeshError("mesh.kind = 'tissue' is not available yet")

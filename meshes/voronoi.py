@@ -1,0 +1,89 @@
+"""Voronoi partitions for grains and tissue cells: bounded cells and Lloyd relaxation.
+
+`bounded_cells` mirrors the seeds across the faces of a box, so that the Voronoi cells of
+the original seeds are exactly the Voronoi cells clipped to the box (all finite and
+convex). `lloyd` moves each seed to the centroid of its cell within the domain, estimated
+from a fixed grid of sample points (discrete Lloyd): deterministic and indifferent to the
+domain's shape (discs, ellipses, holes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from scipy.spatial import Voronoi, cKDTree
+
+from .shapes import ConvexPiece
+
+
+def bounded_cells(seeds: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> list[ConvexPiece]:
+    """The Voronoi cells of `seeds` clipped to the box [lower, upper], one per seed."""
+    seeds = np.asarray(seeds, dtype=float)
+    dim = seeds.shape[1]
+    mirrored = [seeds]
+    for axis in range(dim):
+        for bound in (lower[axis], upper[axis]):
+            image = seeds.copy()
+            image[:, axis] = 2 * bound - image[:, axis]
+            mirrored.append(image)
+    diagram = Voronoi(np.vstack(mirrored))
+    cells = []
+    for index in range(len(seeds)):
+        region = diagram.regions[diagram.point_region[index]]
+        if -1 in region or not region:  # cannot happen with mirrored seeds
+            raise RuntimeError("unbounded Voronoi cell")
+        vertices = np.clip(diagram.vertices[region], lower, upper)
+        cells.append(ConvexPiece(vertices))
+    return cells
+
+
+def grid_samples(lower: np.ndarray, upper: np.ndarray, inside: Callable[[np.ndarray], np.ndarray],
+                 count: int) -> np.ndarray:
+    """About `count` points of a regular grid over the box that lie inside the domain."""
+    lower, upper = np.asarray(lower, float), np.asarray(upper, float)
+    dim = len(lower)
+    spacing = (np.prod(upper - lower) / count) ** (1 / dim)
+    axes = [np.arange(lo + spacing / 2, hi, spacing) for lo, hi in zip(lower, upper, strict=True)]
+    grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, dim)
+    return grid[inside(grid)]
+
+
+def lloyd(seeds: np.ndarray, samples: np.ndarray, iterations: int) -> np.ndarray:
+    """Lloyd relaxation of `seeds` over the sampled domain (k-means on the samples)."""
+    seeds = np.array(seeds, dtype=float)
+    for _ in range(iterations):
+        _, owner = cKDTree(seeds).query(samples)
+        sums = np.zeros_like(seeds)
+        np.add.at(sums, owner, samples)
+        counts = np.bincount(owner, minlength=len(seeds))
+        filled = counts > 0
+        seeds[filled] = sums[filled] / counts[filled, None]
+    return seeds
+
+
+def spaced_points(rng: np.random.Generator, count: int, lower: np.ndarray, upper: np.ndarray,
+                  inside: Callable[[np.ndarray], np.ndarray], spacing: float,
+                  attempts: int = 200) -> np.ndarray:
+    """`count` random points in the domain, no two closer than `spacing` when possible.
+
+    The spacing is halved whenever `attempts` candidates per point fail, so the call
+    always ends; the candidates come from `rng` in a fixed order (deterministic).
+    """
+    lower, upper = np.asarray(lower, float), np.asarray(upper, float)
+    points: list[np.ndarray] = []
+    failures = 0
+    while len(points) < count:
+        candidate = lower + (upper - lower) * rng.random(len(lower))
+        ok = bool(inside(candidate[None, :])[0])
+        if ok and points:
+            ok = float(np.min(np.linalg.norm(np.array(points) - candidate, axis=1))) >= spacing
+        if ok:
+            points.append(candidate)
+            failures = 0
+        else:
+            failures += 1
+            if failures >= attempts:
+                spacing /= 2
+                failures = 0
+    return np.array(points).reshape(-1, len(lower))

@@ -1,0 +1,47 @@
+"""The site field: the fold of the double well and the stabilised cubic."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from model_setup import QUIET, advance, make
+
+H_C = 2 / (3 * np.sqrt(3))
+
+
+def held_tilt(tilt: float, rate: float = 1.0, dt: float = 0.1) -> dict:
+    """phi held at ``tilt`` (no decay, no memory source), g = 1, s from the lower well."""
+    return {
+        "mesh": {"kind": "box", "dim": 1, "size": 1.0, "h": 0.25},
+        "time": {"dt": dt, "t_end": 150.0, "scheme": "sbdf1"},
+        "field": {"D": 0.0, "decay": 0.0, "feedback": 0.0, "initial": repr(float(tilt))},
+        "memory": {"source": "0"},
+        "sites": {"coupling": 1.0, "rate": rate, "initial": "-1"},
+        **QUIET,
+    }
+
+
+@pytest.mark.parametrize(("tilt", "flips"), [(H_C - 0.005, False), (H_C + 0.005, True)])
+def test_deterministic_fold_brackets_h_c(tilt, flips):
+    simulation = make(held_tilt(tilt))
+    advance(simulation, 150.0)
+    s = simulation.model.s.x.array
+    assert np.allclose(simulation.model.phi.x.array, tilt)
+    assert bool(np.all(s > 0)) is flips
+    assert bool(np.all(simulation.model.expression_time.x.array >= 0)) is flips
+    if not flips:
+        # Below the fold s settles at the lower root of s - s^3 + h = 0.
+        roots = np.roots([-1, 0, 1, tilt]).real
+        assert s == pytest.approx(roots.min(), abs=1e-6)
+    simulation.close()
+
+
+def test_stabilisation_keeps_large_alpha_dt_stable():
+    """alpha dt = 5: the stabilised scheme still lands in the upper well without blowing up."""
+    simulation = make(held_tilt(0.5, rate=50.0, dt=0.1))
+    advance(simulation, 5.0)
+    s = simulation.model.s.x.array
+    roots = np.roots([-1, 0, 1, 0.5])
+    upper = roots[np.abs(roots.imag) < 1e-12].real.max()
+    assert s == pytest.approx(upper, abs=1e-6)
+    simulation.close()
