@@ -41,7 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    run = commands.add_parser("run", help="run a configuration (no CONFIG: the crystal demo)")
+    run = commands.add_parser(
+        "run", help="run a configuration (no CONFIG: the crystal tickling demo)"
+    )
     run.add_argument("config", nargs="?", help="TOML configuration file")
     run.add_argument("--out", help="run directory (default: output.dir)")
     run.add_argument(
@@ -81,12 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def load(args) -> object:
     """The configuration named on the command line (or the built-in demo)."""
-    from bmf_fem.builtin import DEFAULT_DEMO
     from bmf_fem.config import load_config
+    from bmf_fem.demos import demo_path
 
-    if getattr(args, "config", None):
-        return load_config(args.config, overrides=args.overrides)
-    return load_config(None, overrides=args.overrides, base=DEFAULT_DEMO)
+    return load_config(getattr(args, "config", None) or demo_path(), overrides=args.overrides)
 
 
 def command_run(args, comm) -> int:

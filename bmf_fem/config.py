@@ -93,9 +93,9 @@ class _Section:
 class MeshConfig:
     """[mesh]: the geometry to build (or the file to read) and its parameters.
 
-    ``params`` holds every other key of the table with the geometry's defaults filled
-    in (shape, size, h, dim, seed, file and the kind's own keys), checked by the
-    geometry library (docs/geometry.md).
+    ``params`` holds the table's other keys as given (shape, size, h, dim, seed, file and
+    the kind's own keys), checked by the geometry library, which fills in the defaults
+    (docs/geometry.md).
     """
 
     kind: str = "crystal"
@@ -748,7 +748,12 @@ def _read_mesh(data: Any, base_dir: Path | None) -> MeshConfig:
         raise ConfigError(f"[mesh] must be a table of keys, not {_type_name(data)}")
     params = dict(data)
     kind = params.pop("kind", "crystal")
-    if not isinstance(kind, str) or kind not in MESH_KINDS:
+    if not isinstance(kind, str):
+        raise ConfigError(
+            f"mesh.kind = {_show(kind)} has the wrong type: expected a string, "
+            f"got {_type_name(kind)}"
+        )
+    if kind not in MESH_KINDS:
         hint = _did_you_mean(str(kind), list(MESH_KINDS), "", quote=True)
         raise ConfigError(
             f"mesh.kind = {_show(kind)} is not valid{hint}; use one of "
@@ -769,14 +774,9 @@ def _read_mesh(data: Any, base_dir: Path | None) -> MeshConfig:
             raise ConfigError(f"mesh.file = {_show(file)} is not valid: no such file {path}")
         params["file"] = str(path)
     try:
-        resolved = resolve(kind, params)
+        resolve(kind, dict(params))
     except MeshError as error:
         raise ConfigError(str(error)) from None
-    params = {
-        key: value
-        for key, value in resolved.items()
-        if key not in ("kind", "_given") and value is not None
-    }
     return MeshConfig(kind=kind, params=params)
 
 

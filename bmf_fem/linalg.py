@@ -67,6 +67,7 @@ class ImplicitSolver:
     ):
         self.operator = operator
         self.prefix = prefix
+        self.name = prefix.removeprefix("bmf_").rstrip("_")
         self.matrix = fem_petsc.create_matrix(operator)
         comm = operator.mesh.comm
         self.ksp = PETSc.KSP().create(comm)
@@ -105,7 +106,7 @@ class ImplicitSolver:
         reason = self.ksp.getConvergedReason()
         if reason < 0:
             raise SolverError(
-                f"the {self.prefix.rstrip('_')} solve did not converge "
+                f"the {self.name} solve did not converge "
                 f"(PETSc reason {reason}); try a smaller time.dt or another solver.pc_type"
             )
         solution.x.scatter_forward()

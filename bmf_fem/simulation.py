@@ -11,6 +11,7 @@ from dolfinx import fem
 from mpi4py import MPI
 
 from bmf_fem import info
+from bmf_fem.buildup import build_up_report
 from bmf_fem.inputs import build_inputs, input_rate
 from bmf_fem.linalg import SolverError
 from bmf_fem.meshes import build_mesh
@@ -164,7 +165,10 @@ class Simulation:
                 "ms_per_step": 1e3 * run_seconds / steps,
             },
             "final_metrics": self.history[-1] if self.history else {},
-            "results": summarise_history(self.history),
+            "results": {
+                **summarise_history(self.history),
+                **build_up_report(self.history, [i.train for i in self.inputs]),
+            },
             "config": self.config.to_dict(),
         }
 
