@@ -21,7 +21,7 @@ def pulses_started(train: PulseTrain, t: float) -> int:
     """How many pulses of ``train`` have started by time t."""
     if t < train.start:
         return 0
-    return min(train.count, int(math.floor((t - train.start) / train.period + 1e-9)) + 1)
+    return min(train.count, math.floor((t - train.start) / train.period + 1e-9) + 1)
 
 
 def build_up_report(rows: list[dict], trains: list[PulseTrain]) -> dict[str, float | int | None]:

@@ -87,3 +87,49 @@ def spaced_points(rng: np.random.Generator, count: int, lower: np.ndarray, upper
                 spacing /= 2
                 failures = 0
     return np.array(points).reshape(-1, len(lower))
+
+
+def polygons_2d(seeds: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+                merge_below: float = 0.0) -> list[np.ndarray]:
+    """Voronoi polygons of 2D seeds clipped to a box, with short edges collapsed.
+
+    Edges shorter than `merge_below` are collapsed to their midpoint everywhere at once
+    (a vertex shared by three cells moves for all three), so the polygons still tile the
+    box; such tiny edges would otherwise force tiny, badly shaped elements. Each polygon
+    is ordered counterclockwise around its seed.
+    """
+    seeds = np.asarray(seeds, dtype=float)
+    mirrored = [seeds]
+    for axis in range(2):
+        for bound in (lower[axis], upper[axis]):
+            image = seeds.copy()
+            image[:, axis] = 2 * bound - image[:, axis]
+            mirrored.append(image)
+    diagram = Voronoi(np.vstack(mirrored))
+    vertices = diagram.vertices.copy()
+    parent = np.arange(len(vertices))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    if merge_below > 0:
+        for a, b in diagram.ridge_vertices:
+            if a >= 0 and b >= 0 and np.linalg.norm(vertices[a] - vertices[b]) < merge_below:
+                parent[root(a)] = root(b)
+        roots = np.array([root(i) for i in range(len(vertices))])
+        for group in np.unique(roots):
+            members = roots == group
+            vertices[members] = vertices[members].mean(axis=0)
+    else:
+        roots = np.arange(len(vertices))
+    polygons = []
+    for index, seed in enumerate(seeds):
+        region = diagram.regions[diagram.point_region[index]]
+        angles = np.arctan2(*(vertices[region] - seed).T[::-1])
+        ordered = [roots[region[i]] for i in np.argsort(angles)]
+        unique = [v for i, v in enumerate(ordered) if v != ordered[i - 1]] or ordered[:1]
+        polygons.append(np.clip(vertices[unique], lower, upper))
+    return polygons

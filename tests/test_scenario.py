@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import bmf
-
 from bmf_fem.demos import demo_path
+from conftest import bmf
 
 
 @pytest.mark.slow
