@@ -1,3 +1,25 @@
-"""bmf-fem: finite elements for the Base Morphic Field model."""
+"""bmf-fem: finite elements for the Base Morphic Field model.
+
+Scripts use ``load_config`` and ``Simulation``::
+
+    from bmf_fem import load_config, Simulation
+    Simulation(load_config("run.toml")).run("out")
+"""
+
+from __future__ import annotations
 
 __version__ = "0.1.0"
+__all__ = ["Simulation", "__version__", "config_from_dict", "load_config"]
+
+
+def __getattr__(name: str):
+    # Imported on first use: `import bmf_fem` stays light (no dolfinx, no MPI).
+    if name in ("load_config", "config_from_dict"):
+        from bmf_fem import config
+
+        return getattr(config, name)
+    if name == "Simulation":
+        from bmf_fem.simulation import Simulation
+
+        return Simulation
+    raise AttributeError(f"module 'bmf_fem' has no attribute {name!r}")

@@ -31,11 +31,14 @@ def loaded_blas() -> str:
     found = []
     for path in sorted(paths):
         name = Path(path).name
-        if any(key in name for key in ("blas", "lapack", "mkl_rt", "openblas")):
+        if "scalapack" in name:
+            continue
+        if any(key in name for key in ("blas", "lapack", "mkl_rt", "openblas", "blis")):
             found.append(path)
     if not found:
         return "none found"
-    return ", ".join(f"{p} ({blas_family(p)})" for p in found)
+    families = sorted({blas_family(p) for p in found})
+    return f"{' + '.join(families)}: " + ", ".join(found)
 
 
 def blas_family(path: str) -> str:
@@ -97,7 +100,7 @@ def versions() -> dict[str, str]:
         "petsc4py": petsc4py.__version__,
         "petsc_scalar": str(PETSc.ScalarType.__name__),
         "mpi4py": mpi4py.__version__,
-        "mpi": MPI.Get_library_version().splitlines()[0].strip(),
+        "mpi": MPI.Get_library_version().replace("\x00", "").splitlines()[0].strip(),
         "gmsh": gmsh.__version__,
         "blas": loaded_blas(),
     }
@@ -105,10 +108,11 @@ def versions() -> dict[str, str]:
 
 def report(comm) -> str:
     """The text `bmf info` prints: versions, BLAS, MPI size and thread settings."""
-    lines = [f"{key:<13} {value}" for key, value in versions().items()]
-    lines.append(f"{'mpi_size':<13} {comm.size}")
-    lines.append(f"{'cpu_count':<13} {os.cpu_count()}")
+    rows = dict(versions())
+    rows["mpi_size"] = comm.size
+    rows["cpu_count"] = os.cpu_count()
     for name in THREAD_VARIABLES:
-        lines.append(f"{name:<13} {os.environ.get(name, '(unset)')}")
-    lines.append(f"{'git_commit':<13} {git_commit()}")
-    return "\n".join(lines)
+        rows[name] = os.environ.get(name, "(unset)")
+    rows["git_commit"] = git_commit()
+    width = max(len(key) for key in rows)
+    return "\n".join(f"{key:<{width}} {value}" for key, value in rows.items())

@@ -24,9 +24,10 @@ HYPRE_DEFAULTS = {
     "pc_hypre_boomeramg_strong_threshold": 0.5,
 }
 
-# Above this diffusion number D dt / h^2 multigrid pays for its setup; below it the
-# mass term dominates and Jacobi-preconditioned CG converges in a few iterations.
-AUTO_AMG_THRESHOLD = 20.0
+# Above this diffusion number D dt / h^2 multigrid pays for its V-cycles; below it the
+# mass term dominates and incomplete Cholesky converges in a few cheap iterations
+# (benchmarks/step_throughput.py shows the crossover).
+AUTO_AMG_THRESHOLD = 300.0
 
 
 def lumped_mass(mass: PETSc.Mat) -> tuple[PETSc.Vec, PETSc.Vec]:
@@ -48,7 +49,7 @@ def choose_preconditioner(pc_type: str, diffusion_number: float) -> str:
     """Resolve ``pc_type = "auto"`` from the diffusion number ``D dt / h^2``."""
     if pc_type != "auto":
         return pc_type
-    return "hypre" if diffusion_number > AUTO_AMG_THRESHOLD else "jacobi"
+    return "hypre" if diffusion_number > AUTO_AMG_THRESHOLD else "icc"
 
 
 class ImplicitSolver:
@@ -82,6 +83,9 @@ class ImplicitSolver:
         }
         if pc_type == "hypre":
             options.update(HYPRE_DEFAULTS)
+        if pc_type in ("icc", "ilu") and comm.size > 1:
+            # Incomplete factorisations are local: one block per rank.
+            options.update({"pc_type": "bjacobi", "sub_pc_type": pc_type})
         options.update(petsc_options)
         database = PETSc.Options()
         for key, value in options.items():

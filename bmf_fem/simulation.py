@@ -12,6 +12,7 @@ from mpi4py import MPI
 
 from bmf_fem import info
 from bmf_fem.buildup import build_up_report
+from bmf_fem.errors import ConfigError
 from bmf_fem.inputs import build_inputs, input_rate
 from bmf_fem.linalg import SolverError
 from bmf_fem.meshes import build_mesh
@@ -46,6 +47,11 @@ class Simulation:
     def __init__(self, config, comm: MPI.Comm = MPI.COMM_WORLD, sources=None):
         started = time.perf_counter()
         self.config = config
+        if config.output.checkpoint_every:
+            raise ConfigError(
+                "output.checkpoint_every: checkpoints are not available in this version; "
+                "set it to 0"
+            )
         self.mesh_data = build_mesh(config.mesh.kind, dict(config.mesh.params), comm)
         self.comm = self.mesh_data.mesh.comm
         self.model = model = BmfModel(config, self.mesh_data)

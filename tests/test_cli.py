@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import h5py
@@ -133,3 +134,32 @@ def test_one_and_two_ranks_give_the_same_metrics_with_noise(tmp_path):
     # Noise really acted: s moved off its initial value -1 by more than round-off.
     assert abs(float(runs[1][-1]["s_mean"]) + 1.0) > 1e-4
     assert np.isfinite(float(runs[2][-1]["u_max"]))
+
+
+def test_divergence_stops_with_the_field_step_and_time_and_keeps_the_output(tmp_path):
+    runaway = SMALL.replace("[field]\n", '[field]\nreaction = "5*u**3"\ninitial = "1"\n')
+    config = write_config(tmp_path, runaway)
+    out = tmp_path / "out"
+    result = bmf("run", str(config), "--out", str(out), "--quiet", "--set", "time.t_end=5")
+    assert result.returncode == 1, result.stderr
+    # Either the solve sees the overflow first or the finiteness check does.
+    assert re.search(
+        r"(field u is not finite|the u solve did not converge).* at step \d+ "
+        r"\(t = [0-9.]+\)",
+        result.stderr,
+    ), result.stderr
+    assert "Traceback" not in result.stderr
+    rows = read_metrics(out / "metrics.csv")
+    assert rows and float(rows[0]["u_max"]) == pytest.approx(1.0)
+    assert (out / "fields.xdmf").read_text().rstrip().endswith("</Xdmf>")
+
+
+def test_degree_2_fields_are_written_at_the_mesh_nodes(tmp_path):
+    config = write_config(tmp_path, SMALL)
+    out = tmp_path / "out"
+    result = bmf("run", str(config), "--out", str(out), "--quiet", "--set", "space.degree=2")
+    assert result.returncode == 0, result.stderr
+    with h5py.File(out / "fields.h5") as h5:
+        nodes = h5["Mesh"]["mesh"]["geometry"].shape[0]
+        values = h5["Function"]["u"]
+        assert all(values[key].shape[0] == nodes for key in values)
