@@ -20,6 +20,7 @@ class RegionSelector:
         self.V = V
         mesh = mesh_data.mesh
         tdim = mesh.topology.dim
+        mesh.topology.create_connectivity(tdim, tdim)
         self.gdim = mesh.geometry.dim
         self.n_local_cells = mesh.topology.index_map(tdim).size_local
         self.dof_coordinates = V.tabulate_dof_coordinates()[:, : self.gdim]

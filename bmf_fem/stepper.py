@@ -3,7 +3,7 @@
 All explicit terms of a step are evaluated from the state at t^n, then every unknown is
 advanced on its own: a pointwise update when its equation has no diffusion, otherwise a
 right-hand side ``b = M q + m_L * noise`` (one SpMV, no form assembly) and a solve with
-the equation's reusable KSP. SBDF2 starts with one SBDF1 step.
+the equation's reusable KSP. SBDF2 starts with one SBDF1 step (and again after a reset).
 """
 
 from __future__ import annotations
@@ -50,20 +50,24 @@ class ImexUnknown:
             self.rhs = self.solver.matrix.createVecLeft()
         self.iterations = 0
 
+    def explicit_terms(self, state: dict) -> np.ndarray:
+        """N(w^n): the equation's explicit terms at the nodes, from the state at t^n."""
+        current = self.function.x.array
+        explicit = self.equation.explicit(state) if self.equation.explicit else 0.0
+        return np.broadcast_to(explicit, current.shape)
+
     def advance(
         self,
-        state: dict,
+        explicit: np.ndarray,
         order: int,
         forcing: np.ndarray | None,
         noise: np.ndarray | None,
         load: PETSc.Vec | None,
     ) -> None:
-        """Advance from t^n to t^{n+1}; ``state`` holds the nodal values at t^n."""
+        """Advance from t^n to t^{n+1} given the explicit terms N(w^n)."""
         stepper = self.stepper
         dt = stepper.dt
         current = self.function.x.array
-        explicit = self.equation.explicit(state) if self.equation.explicit else 0.0
-        explicit = np.broadcast_to(explicit, current.shape)
         q = self.rhs_nodal.x.array
         if order == 2:
             q[:] = (2.0 * current - 0.5 * self.previous) / dt
@@ -74,8 +78,9 @@ class ImexUnknown:
             beta = 1.0
         if forcing is not None:
             q += forcing
-        self.previous_explicit = np.array(explicit, copy=True)
-        self.previous[:] = current
+        if self.stepper.scheme == "sbdf2":
+            self.previous_explicit = np.array(explicit, copy=True)
+            self.previous[:] = current
 
         if self.solver is None:
             if noise is not None:
@@ -176,17 +181,14 @@ class Stepper:
             self.assemble()
         t0, t1 = self.t, self.t + self.dt
         state = model.state(t0)
-        state = {
-            key: (value.copy() if isinstance(value, np.ndarray) else value)
-            for key, value in state.items()
-        }
+        explicit = [unknown.explicit_terms(state) for unknown in self.unknowns]
         field_noise = self._noise(FIELD_NOISE_STREAM, model.field.noise, extra_noise)
         site_noise = self._noise(SITE_NOISE_STREAM, model.sites.noise, None)
         loads = self._loads(t1)
-        for unknown in self.unknowns:
+        for unknown, terms in zip(self.unknowns, explicit, strict=True):
             name = unknown.equation.name
             unknown.advance(
-                state,
+                terms,
                 order,
                 forcing if name == "u" else None,
                 field_noise if name == "u" else site_noise if name == "s" else None,
