@@ -10,6 +10,7 @@ between cells, "outer" on the domain's boundary, "lumen" around the lumen.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import gmsh
@@ -84,15 +85,19 @@ def build(session: GmshSession, p: dict[str, Any]) -> Built:
     dim = p["dim"]
     axes = semi_axes(p)
     centres = seeds(p)
-    domain = _ellipsoid(axes)
     if dim == 2:
         spacing = np.sqrt(np.pi * np.prod(axes) / len(centres))
         merge = min(p["h"] / 2, spacing / 4)
-        polygons = polygons_2d(centres, -1.1 * axes, 1.1 * axes, merge_below=merge)
+        polygons = polygons_2d(centres, -1.1 * axes, 1.1 * axes, merge_below=merge,
+                               adjust=partial(_keep_off_boundaries, axes=axes, p=p))
+        domain = _ellipse(axes, _seam_angle(polygons, axes))
         tools = [(2, occ_polygon(polygon)) for polygon in polygons]
+        lumen_axes = axes * p["lumen"]
+        lumen = _ellipse(lumen_axes, _seam_angle(polygons, lumen_axes)) if p["lumen"] else None
     else:
+        domain = _ellipsoid(axes)
         tools = [occ_piece(cell) for cell in bounded_cells(centres, -1.1 * axes, 1.1 * axes)]
-    lumen = _ellipsoid(axes * p["lumen"]) if p["lumen"] > 0 else None
+        lumen = _ellipsoid(axes * p["lumen"]) if p["lumen"] > 0 else None
     if lumen is not None:
         tools.append(lumen)
     _, piece_map = occ.fragment([domain], tools)
@@ -129,6 +134,59 @@ def build(session: GmshSession, p: dict[str, Any]) -> Built:
     gmsh.model.mesh.generate(dim)
     lumen_text = f", lumen {p['lumen']:g}" if p["lumen"] > 0 else ""
     return Built(gdim=dim, details=f"{len(centres)} cells{lumen_text}")
+
+
+def _keep_off_boundaries(vertices: np.ndarray, axes: np.ndarray,
+                         p: dict[str, Any]) -> np.ndarray:
+    """Move Voronoi vertices lying within h/2 of the outer boundary or the lumen to h/2.
+
+    A junction of membranes right next to a boundary would leave a tiny boundary piece
+    and tiny elements; moving it radially, on the side it is on, keeps the tiling.
+    """
+    level = np.linalg.norm(vertices / axes, axis=1)
+    gap = 0.5 * p["h"] / axes.min()
+    moved = level.copy()
+    for boundary in (1.0, p["lumen"]) if p["lumen"] > 0 else (1.0,):
+        close = np.abs(level - boundary) < gap
+        moved[close] = boundary + np.where(level[close] >= boundary, gap, -gap)
+    safe = level > 0
+    vertices = vertices.copy()
+    vertices[safe] *= (moved[safe] / level[safe])[:, None]
+    return vertices
+
+
+def _seam_angle(polygons: list[np.ndarray], axes: np.ndarray) -> float:
+    """Where to start the ellipse curve: mid-way between the membranes crossing it.
+
+    The start point of a closed OCC curve is a vertex of the geometry; a membrane
+    crossing next to it would leave a tiny arc and tiny elements.
+    """
+    angles = []
+    for polygon in polygons:
+        start = polygon / axes
+        step = np.roll(polygon, -1, axis=0) / axes - start
+        a = np.sum(step**2, axis=1)
+        b = 2 * np.sum(start * step, axis=1)
+        c = np.sum(start**2, axis=1) - 1
+        disc = b**2 - 4 * a * c
+        for sign in (-1.0, 1.0):
+            with np.errstate(invalid="ignore", divide="ignore"):
+                t = (-b + sign * np.sqrt(disc)) / (2 * a)
+            hit = (disc >= 0) & (t >= 0) & (t <= 1)
+            points = start[hit] + t[hit, None] * step[hit]
+            angles.extend(np.arctan2(points[:, 1], points[:, 0]))
+    if not angles:
+        return 0.0
+    angles = np.sort(np.mod(angles, 2 * np.pi))
+    gaps = np.diff(np.append(angles, angles[0] + 2 * np.pi))
+    widest = int(np.argmax(gaps))
+    return float(angles[widest] + gaps[widest] / 2)
+
+
+def _ellipse(axes: np.ndarray, seam: float) -> tuple[int, int]:
+    occ = gmsh.model.occ
+    curve = occ.addEllipse(0.0, 0.0, 0.0, axes[0], axes[1], angle1=seam, angle2=seam + 2 * np.pi)
+    return (2, occ.addPlaneSurface([occ.addCurveLoop([curve])]))
 
 
 def _ellipsoid(axes: np.ndarray) -> tuple[int, int]:

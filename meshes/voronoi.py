@@ -22,9 +22,10 @@ def bounded_cells(seeds: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> li
     seeds = np.asarray(seeds, dtype=float)
     dim = seeds.shape[1]
     mirrored = [seeds]
+    generators = np.vstack(mirrored)
     for axis in range(dim):
         for bound in (lower[axis], upper[axis]):
-            image = seeds.copy()
+            image = generators.copy()
             image[:, axis] = 2 * bound - image[:, axis]
             mirrored.append(image)
     diagram = Voronoi(np.vstack(mirrored))
@@ -90,19 +91,21 @@ def spaced_points(rng: np.random.Generator, count: int, lower: np.ndarray, upper
 
 
 def polygons_2d(seeds: np.ndarray, lower: np.ndarray, upper: np.ndarray,
-                merge_below: float = 0.0) -> list[np.ndarray]:
+                merge_below: float = 0.0,
+                adjust: Callable[[np.ndarray], np.ndarray] | None = None) -> list[np.ndarray]:
     """Voronoi polygons of 2D seeds clipped to a box, with short edges collapsed.
 
     Edges shorter than `merge_below` are collapsed to their midpoint everywhere at once
     (a vertex shared by three cells moves for all three), so the polygons still tile the
     box; such tiny edges would otherwise force tiny, badly shaped elements. Each polygon
-    is ordered counterclockwise around its seed.
+    is ordered counterclockwise around its seed. `adjust` may move the (shared) vertices once more, e.g. off a curved boundary.
     """
     seeds = np.asarray(seeds, dtype=float)
     mirrored = [seeds]
+    generators = np.vstack(mirrored)
     for axis in range(2):
         for bound in (lower[axis], upper[axis]):
-            image = seeds.copy()
+            image = generators.copy()
             image[:, axis] = 2 * bound - image[:, axis]
             mirrored.append(image)
     diagram = Voronoi(np.vstack(mirrored))
@@ -125,6 +128,8 @@ def polygons_2d(seeds: np.ndarray, lower: np.ndarray, upper: np.ndarray,
             vertices[members] = vertices[members].mean(axis=0)
     else:
         roots = np.arange(len(vertices))
+    if adjust is not None:
+        vertices = adjust(vertices)
     polygons = []
     for index, seed in enumerate(seeds):
         region = diagram.regions[diagram.point_region[index]]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from model_setup import QUIET, advance, make
@@ -13,7 +15,7 @@ from bmf_fem.inputs import PulseTrain
 def test_a_pulse_train_deposits_its_amplitude_whatever_dt(dt):
     train = PulseTrain(amplitude=0.7, start=0.35, period=1.1, count=4, width=0.25)
     edges = np.arange(0.0, 6.0 + dt, dt)
-    total = sum(train.deposit(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True))
+    total = sum(train.deposit(a, b) for a, b in itertools.pairwise(edges))
     assert total == pytest.approx(0.7 * 4, rel=1e-12)
     assert train.deposit(0.0, 0.35) == 0.0
     assert train.deposit(0.35, 0.6) == pytest.approx(0.7)
