@@ -88,6 +88,7 @@ def test_space_convergence_of_the_coupled_system(degree, sizes, expected):
         simulation.close()
     for name, values in errors.items():
         observed = rates(values, sizes)
+        print(f"P{degree} {name}: L2 errors {values}, rates {observed}")
         assert np.all(observed > expected - 0.25), (name, values, observed)
 
 
@@ -136,5 +137,6 @@ def test_time_convergence_of_the_coupled_system(scheme, expected):
         errors.append(max(np.abs(c - e).max() for c, e in zip(computed, exact, strict=True)))
         simulation.close()
     observed = rates(errors, steps)
+    print(f"{scheme}: errors {errors}, rates {observed}")
     assert np.all(observed > expected - 0.25), (errors, observed)
     assert abs(observed[-1] - expected) < 0.1, (errors, observed)
