@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .data import MeshData, MeshError, groups_from_names
-from .parameters import SHAPES, keys_of, kind_module, resolve
+from .parameters import SHAPES, describe_keys, keys_of, kind_module, parse_options, resolve
 from .quality import MeshQuality, compute_quality, region_measures
 
 KINDS: tuple[str, ...] = ("crystal", "web", "tissue", "box", "file")
@@ -31,7 +31,9 @@ __all__ = [
     "MeshQuality",
     "build_mesh",
     "check_mesh_params",
+    "describe_keys",
     "keys_of",
+    "parse_options",
     "region_measures",
     "write_mesh",
 ]
@@ -88,8 +90,10 @@ def _build(kind: str, params: dict[str, Any], comm: Any, msh_out: Path | None = 
     inverted = 0
     if kind == "file" and module.is_dolfinx_xdmf(p):
         if msh_out is not None:
-            raise MeshError(f"converting the XDMF file {p['file']} to .msh is not supported; "
-                            "write .xdmf instead")
+            raise MeshError(
+                f"converting the XDMF file {p['file']} to .msh is not supported; "
+                "write .xdmf instead"
+            )
         mesh, cell_tags, facet_tags, cell_regions, facet_regions = module.read_xdmf(p, comm)
         details = ""
     else:
@@ -112,14 +116,13 @@ def _build(kind: str, params: dict[str, Any], comm: Any, msh_out: Path | None = 
     )
     data.quality = compute_quality(data, inverted)
     extra = f" ({details})" if details else ""
-    data.description = (
-        f"{describe(p)}{extra}: {data.quality.num_cells} {data.quality.cells_name}"
-    )
+    data.description = f"{describe(p)}{extra}: {data.quality.num_cells} {data.quality.cells_name}"
     problems = data.quality.problems()
     if problems:
-        raise MeshError(f"{data.description}: {problems}; the mesh is rejected "
-                        "(try another mesh.h, or check the geometry)")
+        raise MeshError(
+            f"{data.description}: {problems}; the mesh is rejected "
+            "(try another mesh.h, or check the geometry)"
+        )
     if kind == "file" and p["dim"] is not None and p["dim"] != mesh.topology.dim:
-        raise MeshError(f"mesh.dim = {p['dim']} but {p['file']} holds a "
-                        f"{mesh.topology.dim}D mesh")
+        raise MeshError(f"mesh.dim = {p['dim']} but {p['file']} holds a {mesh.topology.dim}D mesh")
     return data

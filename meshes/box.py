@@ -19,10 +19,19 @@ from .gmsh_model import Built, GmshSession, add_physical, model_from_arrays
 from .parameters import Key, check_cell_estimate, requirement
 
 KEYS: tuple[Key, ...] = (
-    Key("lengths", "floats", None, "side lengths [Lx, Ly, Lz] (as many as dim)",
-        default_doc="size on every axis"),
-    Key("structured", "bool", True,
-        "structured mesh (each side cut into round(L/h) equal pieces) or unstructured"),
+    Key(
+        "lengths",
+        "floats",
+        None,
+        "side lengths [Lx, Ly, Lz] (as many as dim)",
+        default_doc="size on every axis",
+    ),
+    Key(
+        "structured",
+        "bool",
+        True,
+        "structured mesh (each side cut into round(L/h) equal pieces) or unstructured",
+    ),
 )
 
 # Facet names by axis: (low side, high side).
@@ -158,8 +167,13 @@ def _box(geo: Any, lx: float, ly: float, lz: float, h: float) -> dict[str, Any]:
         faces.append(tuple(pair))
     surfaces = [f for pair in faces for f in pair]
     volume = geo.addVolume([geo.addSurfaceLoop(surfaces)])
-    return {"cell": volume, "facets": faces, "curves": curves, "surfaces": surfaces,
-            "volume": volume}
+    return {
+        "cell": volume,
+        "facets": faces,
+        "curves": curves,
+        "surfaces": surfaces,
+        "volume": volume,
+    }
 
 
 def _structured_box(counts: list[int], lengths: list[float]) -> None:
@@ -177,8 +191,9 @@ def _structured_box(counts: list[int], lengths: list[float]) -> None:
     def node(i: np.ndarray, j: np.ndarray, k: np.ndarray) -> np.ndarray:
         return (i * (ny + 1) + j) * (nz + 1) + k
 
-    i, j, k = (a.ravel() for a in np.meshgrid(np.arange(nx), np.arange(ny), np.arange(nz),
-                                               indexing="ij"))
+    i, j, k = (
+        a.ravel() for a in np.meshgrid(np.arange(nx), np.arange(ny), np.arange(nz), indexing="ij")
+    )
     tets = []
     for order in itertools.permutations(range(3)):
         corner = np.zeros((3, len(i)), dtype=np.int64)
@@ -196,20 +211,19 @@ def _structured_box(counts: list[int], lengths: list[float]) -> None:
     tag = 1
     for axis in range(3):
         others = [a for a in range(3) if a != axis]
-        u, v = np.meshgrid(np.arange(counts[others[0]]), np.arange(counts[others[1]]),
-                           indexing="ij")
+        u, v = np.meshgrid(
+            np.arange(counts[others[0]]), np.arange(counts[others[1]]), indexing="ij"
+        )
         u, v = u.ravel(), v.ravel()
         for side in (0, counts[axis]):
             tag += 1
-            index = [None, None, None]
-            index[axis] = np.full_like(u, side)
-
-            def corner(du: int, dv: int, index: list = index) -> np.ndarray:
+            corner = {}
+            for du, dv in ((0, 0), (1, 0), (0, 1), (1, 1)):
+                index = [np.full_like(u, side)] * 3
                 index[others[0]], index[others[1]] = u + du, v + dv
-                return node(*index)
-
-            low, high = corner(0, 0), corner(1, 1)
-            for middle in (corner(1, 0), corner(0, 1)):
+                corner[du, dv] = node(*index)
+            low, high = corner[0, 0], corner[1, 1]
+            for middle in (corner[1, 0], corner[0, 1]):
                 triangles.append(np.stack([low, middle, high], axis=1))
                 values.append(np.full(len(u), tag))
     names = {(3, 1): "domain"}
@@ -220,7 +234,9 @@ def _structured_box(counts: list[int], lengths: list[float]) -> None:
             names[2, tag] = name
     model_from_arrays(
         grid,
-        [(4, tets, np.ones(len(tets), dtype=np.int64)),
-         (2, np.concatenate(triangles), np.concatenate(values))],
+        [
+            (4, tets, np.ones(len(tets), dtype=np.int64)),
+            (2, np.concatenate(triangles), np.concatenate(values)),
+        ],
         names,
     )

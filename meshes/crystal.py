@@ -34,40 +34,135 @@ from .voronoi import bounded_cells, spaced_points
 SNOWFLAKE = ("snowflake",)
 
 KEYS: tuple[Key, ...] = (
-    Key("core_fraction", "float", 0.5,
+    Key(
+        "core_fraction",
+        "float",
+        0.5,
         "core = the crystal scaled by this factor (snowflake: a hexagon of circumradius "
-        "core_fraction*size/2); 0 gives one region \"crystal\"",
-        minimum=0.0, maximum=1.0, exclusive_maximum=True),
-    Key("inclusions", "int", 0, "number of spherical/circular holes (impurities), placed at "
-        "random (seeded) away from the faces, each other and the core boundary", minimum=0),
-    Key("inclusion_radius", "float", lambda p: 0.05 * p["size"], "radius of the inclusions",
-        default_doc="0.05*size", minimum=0.0, exclusive_minimum=True),
-    Key("inclusion_centres", "points", None,
+        'core_fraction*size/2); 0 gives one region "crystal"',
+        minimum=0.0,
+        maximum=1.0,
+        exclusive_maximum=True,
+    ),
+    Key(
+        "inclusions",
+        "int",
+        0,
+        "number of spherical/circular holes (impurities), placed at "
+        "random (seeded) away from the faces, each other and the core boundary",
+        minimum=0,
+    ),
+    Key(
+        "inclusion_radius",
+        "float",
+        lambda p: 0.05 * p["size"],
+        "radius of the inclusions",
+        default_doc="0.05*size",
+        minimum=0.0,
+        exclusive_minimum=True,
+    ),
+    Key(
+        "inclusion_centres",
+        "points",
+        None,
         "explicit centres [[x, y(, z)], ...] of the inclusions instead of random ones",
-        default_doc="random"),
-    Key("grains", "int", 0, "number of Voronoi grains (regions grain_i); 0: core and rim",
-        minimum=0, maximum=2000),
-    Key("h_min", "float", lambda p: p["h"] / 3, "element size at snowflake tips and inclusions",
-        default_doc="h/3", minimum=0.0, exclusive_minimum=True),
-    Key("arm_width", "float", lambda p: 0.1 * p["size"], "width of a snowflake arm at its base",
-        default_doc="0.1*size", minimum=0.0, exclusive_minimum=True, shapes=SNOWFLAKE),
-    Key("tip_width", "float", lambda p: 0.03 * p["size"],
-        "width of the flat tip of every arm and branch", default_doc="0.03*size",
-        minimum=0.0, exclusive_minimum=True, shapes=SNOWFLAKE),
-    Key("hub_radius", "float", lambda p: p["arm_width"], "circumradius of the central hexagon",
-        default_doc="arm_width", minimum=0.0, exclusive_minimum=True, shapes=SNOWFLAKE),
-    Key("branches", "int", 2, "side-branch pairs along each arm (and each branch)",
-        minimum=0, maximum=8, shapes=SNOWFLAKE),
-    Key("levels", "int", 1, "side-branch levels: 0 arms only, 1 branches on arms, "
-        "2 branches on branches, 3", minimum=0, maximum=3, shapes=SNOWFLAKE),
-    Key("branch_length", "float", 0.5, "branch length as a fraction of the parent's length "
+        default_doc="random",
+    ),
+    Key(
+        "grains",
+        "int",
+        0,
+        "number of Voronoi grains (regions grain_i); 0: core and rim",
+        minimum=0,
+        maximum=2000,
+    ),
+    Key(
+        "h_min",
+        "float",
+        lambda p: p["h"] / 3,
+        "element size at snowflake tips and inclusions",
+        default_doc="h/3",
+        minimum=0.0,
+        exclusive_minimum=True,
+    ),
+    Key(
+        "arm_width",
+        "float",
+        lambda p: 0.1 * p["size"],
+        "width of a snowflake arm at its base",
+        default_doc="0.1*size",
+        minimum=0.0,
+        exclusive_minimum=True,
+        shapes=SNOWFLAKE,
+    ),
+    Key(
+        "tip_width",
+        "float",
+        lambda p: 0.03 * p["size"],
+        "width of the flat tip of every arm and branch",
+        default_doc="0.03*size",
+        minimum=0.0,
+        exclusive_minimum=True,
+        shapes=SNOWFLAKE,
+    ),
+    Key(
+        "hub_radius",
+        "float",
+        lambda p: p["arm_width"],
+        "circumradius of the central hexagon",
+        default_doc="arm_width",
+        minimum=0.0,
+        exclusive_minimum=True,
+        shapes=SNOWFLAKE,
+    ),
+    Key(
+        "branches",
+        "int",
+        2,
+        "side-branch pairs along each arm (and each branch)",
+        minimum=0,
+        maximum=8,
+        shapes=SNOWFLAKE,
+    ),
+    Key(
+        "levels",
+        "int",
+        1,
+        "side-branch levels: 0 arms only, 1 branches on arms, 2 branches on branches, 3",
+        minimum=0,
+        maximum=3,
+        shapes=SNOWFLAKE,
+    ),
+    Key(
+        "branch_length",
+        "float",
+        0.5,
+        "branch length as a fraction of the parent's length "
         "beyond the branch point (capped at half the distance from the parent's base)",
-        minimum=0.0, maximum=1.0, exclusive_minimum=True, shapes=SNOWFLAKE),
-    Key("height", "float", lambda p: p["size"], "height of the prism body (without caps)",
-        default_doc="size", minimum=0.0, exclusive_minimum=True, shapes=("prism",)),
-    Key("cap_height", "float", lambda p: 0.25 * p["size"],
-        "height of each pyramidal cap (0: flat ends)", default_doc="0.25*size",
-        minimum=0.0, shapes=("prism",)),
+        minimum=0.0,
+        maximum=1.0,
+        exclusive_minimum=True,
+        shapes=SNOWFLAKE,
+    ),
+    Key(
+        "height",
+        "float",
+        lambda p: p["size"],
+        "height of the prism body (without caps)",
+        default_doc="size",
+        minimum=0.0,
+        exclusive_minimum=True,
+        shapes=("prism",),
+    ),
+    Key(
+        "cap_height",
+        "float",
+        lambda p: 0.25 * p["size"],
+        "height of each pyramidal cap (0: flat ends)",
+        default_doc="0.25*size",
+        minimum=0.0,
+        shapes=("prism",),
+    ),
 )
 
 
@@ -109,28 +204,39 @@ def check(p: dict[str, Any]) -> None:
         f"mesh.h_min = {p['h_min']:g} is larger than mesh.h = {p['h']:g}; use h_min <= h",
     )
     if p["grains"] > 0 and "core_fraction" in given:
-        raise MeshError("mesh.core_fraction cannot be combined with mesh.grains > 0: grains "
-                        "replace the core and rim regions; remove one of them")
+        raise MeshError(
+            "mesh.core_fraction cannot be combined with mesh.grains > 0: grains "
+            "replace the core and rim regions; remove one of them"
+        )
     centres = p["inclusion_centres"]
     if centres is not None:
         if "inclusions" in given and p["inclusions"] != len(centres):
-            raise MeshError(f"mesh.inclusions = {p['inclusions']} but mesh.inclusion_centres "
-                            f"has {len(centres)} points; give one of them or make them agree")
+            raise MeshError(
+                f"mesh.inclusions = {p['inclusions']} but mesh.inclusion_centres "
+                f"has {len(centres)} points; give one of them or make them agree"
+            )
         p["inclusions"] = len(centres)
         for index, centre in enumerate(centres):
-            requirement(len(centre) == p["dim"],
-                        f"mesh.inclusion_centres[{index}] = {centre} is not a point in "
-                        f"{p['dim']}D; write {'[x, y]' if p['dim'] == 2 else '[x, y, z]'}")
+            requirement(
+                len(centre) == p["dim"],
+                f"mesh.inclusion_centres[{index}] = {centre} is not a point in "
+                f"{p['dim']}D; write {'[x, y]' if p['dim'] == 2 else '[x, y, z]'}",
+            )
     if p["shape"] == "snowflake":
-        requirement(p["tip_width"] <= p["arm_width"],
-                    f"mesh.tip_width = {p['tip_width']:g} is wider than mesh.arm_width = "
-                    f"{p['arm_width']:g}; arms taper from arm_width to tip_width")
-        requirement(p["hub_radius"] < p["size"] / 2,
-                    f"mesh.hub_radius = {p['hub_radius']:g} must be smaller than the arm "
-                    f"length size/2 = {p['size'] / 2:g}")
-        requirement(p["arm_width"] < p["size"] / 2,
-                    f"mesh.arm_width = {p['arm_width']:g} must be smaller than size/2 = "
-                    f"{p['size'] / 2:g}")
+        requirement(
+            p["tip_width"] <= p["arm_width"],
+            f"mesh.tip_width = {p['tip_width']:g} is wider than mesh.arm_width = "
+            f"{p['arm_width']:g}; arms taper from arm_width to tip_width",
+        )
+        requirement(
+            p["hub_radius"] < p["size"] / 2,
+            f"mesh.hub_radius = {p['hub_radius']:g} must be smaller than the arm "
+            f"length size/2 = {p['size'] / 2:g}",
+        )
+        requirement(
+            p["arm_width"] < p["size"] / 2,
+            f"mesh.arm_width = {p['arm_width']:g} must be smaller than size/2 = {p['size'] / 2:g}",
+        )
     outline = make_outline(p)
     check_cell_estimate(p, outline.measure_bound(), p["dim"])
 
@@ -225,14 +331,23 @@ def _snowflake(p: dict[str, Any], core_fraction: float) -> Outline:
     tips: list[np.ndarray] = []
     faces = []
 
-    def limb(base: np.ndarray, direction: np.ndarray, extent: float, base_half: float,
-             level: int) -> None:
+    def limb(
+        base: np.ndarray, direction: np.ndarray, extent: float, base_half: float, level: int
+    ) -> None:
         normal = np.array([-direction[1], direction[0]])
         tip = base + extent * direction
-        pieces.append(ConvexPiece(np.array([
-            base - base_half * normal, tip - tip_half * normal,
-            tip + tip_half * normal, base + base_half * normal,
-        ])))
+        pieces.append(
+            ConvexPiece(
+                np.array(
+                    [
+                        base - base_half * normal,
+                        tip - tip_half * normal,
+                        tip + tip_half * normal,
+                        base + base_half * normal,
+                    ]
+                )
+            )
+        )
         tips.append(tip)
         if level >= p["levels"]:
             return
@@ -246,8 +361,9 @@ def _snowflake(p: dict[str, Any], core_fraction: float) -> Outline:
                 continue  # too small to be a branch
             for turn in (np.pi / 3, -np.pi / 3):
                 c, s = np.cos(turn), np.sin(turn)
-                rotated = np.array([c * direction[0] - s * direction[1],
-                                    s * direction[0] + c * direction[1]])
+                rotated = np.array(
+                    [c * direction[0] - s * direction[1], s * direction[0] + c * direction[1]]
+                )
                 limb(base + position * direction, rotated, branch, branch_half, level + 1)
 
     for arm in range(6):
@@ -273,13 +389,17 @@ def place_inclusions(p: dict[str, Any], outline: Outline) -> np.ndarray:
         centres = np.array(p["inclusion_centres"], dtype=float).reshape(-1, dim)
         depths = outline.depth(centres)
         for index, (centre, depth) in enumerate(zip(centres, depths, strict=True)):
-            requirement(depth >= radius + margin / 2,
-                        f"mesh.inclusion_centres[{index}] = {centre.tolist()} is not inside "
-                        f"the crystal with room for mesh.inclusion_radius = {radius:g}")
+            requirement(
+                depth >= radius + margin / 2,
+                f"mesh.inclusion_centres[{index}] = {centre.tolist()} is not inside "
+                f"the crystal with room for mesh.inclusion_radius = {radius:g}",
+            )
         for i in range(count):
             for j in range(i):
-                requirement(np.linalg.norm(centres[i] - centres[j]) >= 2 * radius + margin / 2,
-                            f"mesh.inclusion_centres[{j}] and [{i}] overlap (radius {radius:g})")
+                requirement(
+                    np.linalg.norm(centres[i] - centres[j]) >= 2 * radius + margin / 2,
+                    f"mesh.inclusion_centres[{j}] and [{i}] overlap (radius {radius:g})",
+                )
         return centres
     rng = np.random.default_rng([p["seed"], 1])
     lower, upper = outline.bounds()
@@ -406,8 +526,9 @@ def _facet_region_names(outline: Outline, holes: int) -> list[str]:
     return [*names, "grain_boundary"]
 
 
-def _classify_boundary(p: dict[str, Any], outline: Outline, centres: np.ndarray,
-                       region_of: dict[int, str]) -> dict[str, list[int]]:
+def _classify_boundary(
+    p: dict[str, Any], outline: Outline, centres: np.ndarray, region_of: dict[int, str]
+) -> dict[str, list[int]]:
     """Name every boundary entity: the face it lies on, an inclusion, or a grain boundary."""
     dim = outline.dim
     tolerance = 1e-6 * p["size"]
@@ -424,8 +545,14 @@ def _classify_boundary(p: dict[str, Any], outline: Outline, centres: np.ndarray,
                 named.setdefault("grain_boundary", []).append(tag)
             continue
         centre = np.array(gmsh.model.occ.getCenterOfMass(dim - 1, tag))[:dim]
-        name = next((face.name for face in outline.faces
-                     if abs(face.normal @ centre - face.offset) < tolerance), None)
+        name = next(
+            (
+                face.name
+                for face in outline.faces
+                if abs(face.normal @ centre - face.offset) < tolerance
+            ),
+            None,
+        )
         if name is None:
             for index, hole in enumerate(centres):
                 if np.linalg.norm(centre - hole) <= radius * (1 + 1e-6):
@@ -439,8 +566,9 @@ def _classify_boundary(p: dict[str, Any], outline: Outline, centres: np.ndarray,
     return named
 
 
-def _mesh_sizes(session: GmshSession, p: dict[str, Any], outline: Outline,
-                boundary: dict[str, list[int]]) -> None:
+def _mesh_sizes(
+    session: GmshSession, p: dict[str, Any], outline: Outline, boundary: dict[str, list[int]]
+) -> None:
     """Size h everywhere, h_min near inclusions and snowflake tips (graded over ~4 h)."""
     h, h_min = p["h"], p["h_min"]
     dim = outline.dim
@@ -452,8 +580,9 @@ def _mesh_sizes(session: GmshSession, p: dict[str, Any], outline: Outline,
     session.set("Mesh.Algorithm", 6)  # Frontal-Delaunay: well-shaped triangles
     session.set("Mesh.Algorithm3D", 1)
     session.set("Mesh.Optimize", 1)
-    refined = [tag for name, tags in boundary.items() if name.startswith("inclusion_")
-               for tag in tags]
+    refined = [
+        tag for name, tags in boundary.items() if name.startswith("inclusion_") for tag in tags
+    ]
     if outline.tips:
         tip_tolerance = p["tip_width"]
         for _, tag in gmsh.model.getEntities(dim - 1):

@@ -26,24 +26,59 @@ from .gmsh_model import Built, GmshSession, model_from_arrays
 from .parameters import Key
 
 KEYS: tuple[Key, ...] = (
-    Key("tags", "str", None, "meshio formats: name of the integer cell-data array holding "
-        "region numbers", default_doc="the first of gmsh:physical, medit:ref, cell_tags, ..."),
+    Key(
+        "tags",
+        "str",
+        None,
+        "meshio formats: name of the integer cell-data array holding region numbers",
+        default_doc="the first of gmsh:physical, medit:ref, cell_tags, ...",
+    ),
 )
 
-PREFERRED_TAG_ARRAYS = ("gmsh:physical", "medit:ref", "cell_tags", "CellEntityIds", "tags",
-                        "tag", "region", "regions", "material", "subdomains")
+PREFERRED_TAG_ARRAYS = (
+    "gmsh:physical",
+    "medit:ref",
+    "cell_tags",
+    "CellEntityIds",
+    "tags",
+    "tag",
+    "region",
+    "regions",
+    "material",
+    "subdomains",
+)
 
 # meshio cell type -> gmsh element type (node orders agree for these types)
-GMSH_TYPES = {"vertex": 15, "line": 1, "triangle": 2, "quad": 3, "tetra": 4, "hexahedron": 5,
-              "line3": 8, "triangle6": 9, "quad9": 10}
-DIMENSION = {"vertex": 0, "line": 1, "line3": 1, "triangle": 2, "triangle6": 2, "quad": 2,
-             "quad9": 2, "tetra": 3, "hexahedron": 3}
+GMSH_TYPES = {
+    "vertex": 15,
+    "line": 1,
+    "triangle": 2,
+    "quad": 3,
+    "tetra": 4,
+    "hexahedron": 5,
+    "line3": 8,
+    "triangle6": 9,
+    "quad9": 10,
+}
+DIMENSION = {
+    "vertex": 0,
+    "line": 1,
+    "line3": 1,
+    "triangle": 2,
+    "triangle6": 2,
+    "quad": 2,
+    "quad9": 2,
+    "tetra": 3,
+    "hexahedron": 3,
+}
 
 
 def check(p: dict[str, Any]) -> None:
     if p["file"] is None:
-        raise MeshError('mesh.file is required for kind = "file": give the path of a .msh, '
-                        ".xdmf or other meshio-readable mesh")
+        raise MeshError(
+            'mesh.file is required for kind = "file": give the path of a .msh, '
+            ".xdmf or other meshio-readable mesh"
+        )
     path = Path(p["file"])
     if not path.is_file():
         raise MeshError(f"mesh.file = {p['file']!r}: no such file")
@@ -52,8 +87,10 @@ def check(p: dict[str, Any]) -> None:
 
         known = sorted(meshio.extension_to_filetypes)
         if path.suffix.lower() not in known:
-            raise MeshError(f"mesh.file = {p['file']!r}: meshio does not know the extension "
-                            f"{path.suffix!r}; use .msh, .xdmf or one of {', '.join(known)}")
+            raise MeshError(
+                f"mesh.file = {p['file']!r}: meshio does not know the extension "
+                f"{path.suffix!r}; use .msh, .xdmf or one of {', '.join(known)}"
+            )
 
 
 def is_dolfinx_xdmf(p: dict[str, Any]) -> bool:
@@ -67,8 +104,10 @@ def _xdmf_grids(path: Path) -> dict[str, Any]:
     except (ElementTree.ParseError, OSError) as error:
         raise MeshError(f"mesh.file = {str(path)!r} is not a readable XDMF file: {error}") from None
     grids = {grid.get("Name", ""): grid for grid in root.iter("Grid")}
-    grids["_information"] = {item.get("Name"): item.get("Value") or (item.text or "")
-                             for item in root.iter("Information")}
+    grids["_information"] = {
+        item.get("Name"): item.get("Value") or (item.text or "")
+        for item in root.iter("Information")
+    }
     return grids
 
 
@@ -82,12 +121,17 @@ def read_xdmf(p: dict[str, Any], comm: Any):
     information = grids["_information"]
     try:
         with XDMFFile(comm, str(path), "r") as xdmf:
-            mesh = xdmf.read_mesh(name="mesh")
+            cell_type, degree = xdmf.read_cell_type(name="mesh")
+            if cell_type.name == "interval" and comm.size > 1:
+                mesh = _read_network(xdmf, comm, degree)
+            else:
+                mesh = xdmf.read_mesh(name="mesh")
             tdim = mesh.topology.dim
             mesh.topology.create_connectivity(tdim - 1, tdim)
             cell_tags = xdmf.read_meshtags(mesh, name="cell_tags") if "cell_tags" in grids else None
-            facet_tags = (xdmf.read_meshtags(mesh, name="facet_tags")
-                          if "facet_tags" in grids else None)
+            facet_tags = (
+                xdmf.read_meshtags(mesh, name="facet_tags") if "facet_tags" in grids else None
+            )
     except RuntimeError as error:
         raise MeshError(f"mesh.file = {str(path)!r} could not be read: {error}") from None
     num_cells = mesh.topology.index_map(tdim).size_local + mesh.topology.index_map(tdim).num_ghosts
@@ -105,6 +149,26 @@ def read_xdmf(p: dict[str, Any], comm: Any):
         facet_regions = _names(information.get("facet_regions"), facet_tags.values, comm)
     cell_tags.name, facet_tags.name = "cell_tags", "facet_tags"
     return mesh, cell_tags, facet_tags, cell_regions, facet_regions
+
+
+def _read_network(xdmf: Any, comm: Any, degree: int) -> Any:
+    """A 1D network from XDMF, distributed so that no junction is split (see gmsh_model)."""
+    import basix.ufl
+    import dolfinx.mesh
+
+    from .gmsh_model import network_partitioner
+
+    cells = xdmf.read_topology_data(name="mesh")
+    points = xdmf.read_geometry_data(name="mesh")
+    gdim = points.shape[1] if points.ndim == 2 else 1
+    all_cells = comm.gather(cells.reshape(-1, degree + 1), root=0)
+    all_points = comm.gather(points.reshape(-1, gdim), root=0)
+    if comm.rank == 0:
+        cells, points = np.vstack(all_cells), np.vstack(all_points)
+    else:
+        cells, points = np.empty((0, degree + 1), np.int64), np.empty((0, gdim))
+    element = basix.ufl.element("Lagrange", "interval", degree, shape=(gdim,))
+    return dolfinx.mesh.create_mesh(comm, cells, points, element, partitioner=network_partitioner)
 
 
 def _names(stored: str | None, values: np.ndarray, comm: Any) -> dict[str, int]:
@@ -133,10 +197,16 @@ def _merge_msh(path: Path) -> Built:
     if not element_dims:
         raise MeshError(f"mesh.file = {str(path)!r} holds no mesh elements")
     tdim = max(element_dims)
-    tagged = {entity for _, group in gmsh.model.getPhysicalGroups(tdim)
-              for entity in gmsh.model.getEntitiesForPhysicalGroup(tdim, group)}
-    untagged = [tag for _, tag in gmsh.model.getEntities(tdim)
-                if tag not in tagged and _has_elements(tdim, tag)]
+    tagged = {
+        entity
+        for _, group in gmsh.model.getPhysicalGroups(tdim)
+        for entity in gmsh.model.getEntitiesForPhysicalGroup(tdim, group)
+    }
+    untagged = [
+        tag
+        for _, tag in gmsh.model.getEntities(tdim)
+        if tag not in tagged and _has_elements(tdim, tag)
+    ]
     if untagged:
         used = [tag for _, tag in gmsh.model.getPhysicalGroups(tdim)]
         name = "domain" if not used else "untagged"
@@ -145,9 +215,11 @@ def _merge_msh(path: Path) -> Built:
     for _, tag in gmsh.model.getEntities(tdim):
         types.update(gmsh.model.mesh.getElements(tdim, tag)[0])
     if len(types) > 1:
-        raise MeshError(f"mesh.file = {str(path)!r} mixes cell types "
-                        f"({', '.join(gmsh.model.mesh.getElementProperties(t)[0] for t in types)})"
-                        "; dolfinx needs one cell type")
+        raise MeshError(
+            f"mesh.file = {str(path)!r} mixes cell types "
+            f"({', '.join(gmsh.model.mesh.getElementProperties(t)[0] for t in types)})"
+            "; dolfinx needs one cell type"
+        )
     return Built(gdim=_geometric_dimension(gmsh.model.mesh.getNodes()[1].reshape(-1, 3), tdim))
 
 
@@ -184,8 +256,10 @@ def _convert_meshio(path: Path, tag_array: str | None) -> Built:
     tdim = max(DIMENSION[b.type] for b in blocks)
     cell_types = {b.type for b in blocks if DIMENSION[b.type] == tdim}
     if len(cell_types) > 1:
-        raise MeshError(f"mesh.file = {str(path)!r} mixes cell types ({', '.join(cell_types)})"
-                        "; dolfinx needs one cell type")
+        raise MeshError(
+            f"mesh.file = {str(path)!r} mixes cell types ({', '.join(cell_types)})"
+            "; dolfinx needs one cell type"
+        )
     name = _tag_array_name(source, tag_array, path)
     names: dict[tuple[int, int], str] = {}
     for region, (value, dim) in getattr(source, "field_data", {}).items():
@@ -206,8 +280,7 @@ def _convert_meshio(path: Path, tag_array: str | None) -> Built:
             out_blocks.append((GMSH_TYPES[block.type], np.asarray(block.data), values))
         elif values is not None and np.any(values > 0):
             keep = values > 0
-            out_blocks.append((GMSH_TYPES[block.type], np.asarray(block.data)[keep],
-                               values[keep]))
+            out_blocks.append((GMSH_TYPES[block.type], np.asarray(block.data)[keep], values[keep]))
     # cells without a usable tag form one region
     present = [v for v in top_values if v is not None]
     spare = max([int(v.max()) for v in present if len(v)] + [0]) + 1
@@ -230,12 +303,17 @@ def _convert_meshio(path: Path, tag_array: str | None) -> Built:
 
 
 def _tag_array_name(source: Any, requested: str | None, path: Path) -> str | None:
-    arrays = {name for name, data in source.cell_data.items()
-              if all(np.issubdtype(np.asarray(d).dtype, np.integer) for d in data)}
+    arrays = {
+        name
+        for name, data in source.cell_data.items()
+        if all(np.issubdtype(np.asarray(d).dtype, np.integer) for d in data)
+    }
     if requested is not None:
         if requested not in source.cell_data:
-            raise MeshError(f"mesh.tags = {requested!r}: {str(path)!r} has no such cell data; "
-                            f"it has {', '.join(sorted(source.cell_data)) or 'none'}")
+            raise MeshError(
+                f"mesh.tags = {requested!r}: {str(path)!r} has no such cell data; "
+                f"it has {', '.join(sorted(source.cell_data)) or 'none'}"
+            )
         return requested
     for name in PREFERRED_TAG_ARRAYS:
         if name in arrays:

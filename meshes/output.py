@@ -49,7 +49,7 @@ def _gather_entities(data: MeshData, dim: int, entities: np.ndarray, values: np.
 
 
 def write_preview(data: MeshData, path: Path) -> None:
-    """A PNG picture of the mesh coloured by cell region (3D: the boundary). Collective."""
+    """A PNG picture of the mesh coloured by cell region (3D: its surface). Collective."""
     mesh = data.mesh
     topology = mesh.topology
     tdim, gdim = topology.dim, mesh.geometry.dim
@@ -59,10 +59,14 @@ def write_preview(data: MeshData, path: Path) -> None:
         topology.create_connectivity(2, 3)
         facets = dolfinx.mesh.exterior_facet_indices(topology)
         facets = facets[facets < topology.index_map(2).size_local]
-        values = np.zeros(len(facets), dtype=np.int32)
-        if data.facet_tags is not None and data.facet_regions:
-            lookup = dict(zip(data.facet_tags.indices, data.facet_tags.values, strict=True))
-            values = np.array([lookup.get(f, 0) for f in facets], dtype=np.int32)
+        # colour each boundary triangle by the region of the cell behind it
+        cell_values = np.zeros(
+            topology.index_map(3).size_local + topology.index_map(3).num_ghosts, dtype=np.int32
+        )
+        if data.cell_tags is not None:
+            cell_values[data.cell_tags.indices] = data.cell_tags.values
+        facet_cells = topology.connectivity(2, 3)
+        values = np.array([cell_values[facet_cells.links(f)[0]] for f in facets], dtype=np.int32)
         points, values = _gather_entities(data, 2, facets, values)
     else:
         num_owned = topology.index_map(tdim).size_local
@@ -88,8 +92,10 @@ def write_preview(data: MeshData, path: Path) -> None:
         from mpl_toolkits.mplot3d.art3d import Poly3DCollection
 
         axes = figure.add_subplot(projection="3d")
-        axes.add_collection3d(Poly3DCollection(points, facecolors=face_colours,
-                                               edgecolors="k", linewidths=0.1))
+        axes.set_box_aspect((1, 1, 1))
+        axes.add_collection3d(
+            Poly3DCollection(points, facecolors=face_colours, edgecolors="k", linewidths=0.1)
+        )
         lower, upper = points.reshape(-1, 3).min(axis=0), points.reshape(-1, 3).max(axis=0)
         centre, half = (lower + upper) / 2, (upper - lower).max() / 2
         for axis, c in zip("xyz", centre, strict=True):
@@ -103,8 +109,9 @@ def write_preview(data: MeshData, path: Path) -> None:
 
             if flat.shape[1] == 4:  # quadrilateral, dolfinx order 0-1-3-2
                 flat = flat[:, (0, 1, 3, 2)]
-            axes.add_collection(PolyCollection(flat, facecolors=face_colours, edgecolors="k",
-                                               linewidths=0.15))
+            axes.add_collection(
+                PolyCollection(flat, facecolors=face_colours, edgecolors="k", linewidths=0.15)
+            )
         else:
             from matplotlib.collections import LineCollection
 

@@ -45,7 +45,12 @@ class Key:
             parts.append(f"{'>' if self.exclusive_minimum else '>='} {self.minimum:g}")
         if self.maximum is not None:
             parts.append(f"{'<' if self.exclusive_maximum else '<='} {self.maximum:g}")
-        kind = {"float": "a number", "int": "an integer", "str": "a string", "bool": "true or false"}
+        kind = {
+            "float": "a number",
+            "int": "an integer",
+            "str": "a string",
+            "bool": "true or false",
+        }
         kind["floats"] = "a list of numbers"
         text = kind.get(self.type, "a list of points")
         return text + (" " + " and ".join(parts) if parts else "")
@@ -62,16 +67,39 @@ SHAPES: dict[str, dict[int, tuple[str, ...]]] = {
 DEFAULT_DIM = {"crystal": 2, "web": 1, "tissue": 2, "box": 2, "file": None}
 
 COMMON_KEYS: tuple[Key, ...] = (
-    Key("shape", "str", None, "geometry within the kind (see each kind)",
-        default_doc="first shape of the kind for `dim`"),
-    Key("size", "float", 1.0, "overall extent (see each kind for what it measures)",
-        minimum=0.0, exclusive_minimum=True),
+    Key(
+        "shape",
+        "str",
+        None,
+        "geometry within the kind (see each kind)",
+        default_doc="first shape of the kind for `dim`",
+    ),
+    Key(
+        "size",
+        "float",
+        1.0,
+        "overall extent (see each kind for what it measures)",
+        minimum=0.0,
+        exclusive_minimum=True,
+    ),
     Key("h", "float", 0.04, "target element size", minimum=0.0, exclusive_minimum=True),
-    Key("dim", "int", None, "topological dimension of the mesh (1, 2 or 3)",
-        default_doc="from the shape; else the kind's default", minimum=1, maximum=3),
-    Key("seed", "int", 0, "seed of every random choice (grains, inclusions, tissue cells)",
-        minimum=0),
-    Key("file", "str", None, "mesh file to read (kind = \"file\" only)", default_doc="none"),
+    Key(
+        "dim",
+        "int",
+        None,
+        "topological dimension of the mesh (1, 2 or 3)",
+        default_doc="from the shape; else the kind's default",
+        minimum=1,
+        maximum=3,
+    ),
+    Key(
+        "seed",
+        "int",
+        0,
+        "seed of every random choice (grains, inclusions, tissue cells)",
+        minimum=0,
+    ),
+    Key("file", "str", None, 'mesh file to read (kind = "file" only)', default_doc="none"),
 )
 
 # Refuse absurd requests before gmsh spends an hour on them.
@@ -215,7 +243,9 @@ def resolve(kind: str, params: dict[str, Any]) -> dict[str, Any]:
 def _unknown_key_message(kind: str, name: str, keys: dict[str, Key]) -> str:
     message = f"mesh.{name} is not a key of [mesh] for kind = {kind!r}"
     hint = _close(name, list(keys), prefix="mesh.")
-    owners = [other for other in SHAPES if other != kind and name in {k.name for k in keys_of(other)}]
+    owners = [
+        other for other in SHAPES if other != kind and name in {k.name for k in keys_of(other)}
+    ]
     if owners:
         message += f"; it belongs to kind = {owners[0]!r}"
     message += hint or ""
@@ -269,3 +299,43 @@ def requirement(condition: bool, message: str) -> None:
     if not condition:
         raise MeshError(message)
 
+
+def parse_options(items: list[str]) -> dict[str, Any]:
+    """`key=value` words of the command line (`bmf mesh crystal shape=cube h=0.1`) as params.
+
+    Values are read as TOML values (numbers, true/false, lists, quoted strings); a value
+    that is not valid TOML is taken as a plain string, so `shape=cube` works unquoted.
+    """
+    import tomllib
+
+    params: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip().removeprefix("mesh.")
+        if not sep or not name:
+            raise MeshError(f"{item!r} is not a mesh option; write key=value, e.g. h=0.05")
+        try:
+            params[name] = tomllib.loads(f"value = {text.strip()}")["value"]
+        except tomllib.TOMLDecodeError:
+            params[name] = text.strip()
+    return params
+
+
+def describe_keys(kind: str) -> str:
+    """A plain-text list of the keys of `kind` with defaults, for `bmf mesh KIND --help`."""
+    lines = [f"[mesh] keys for kind = {check_kind(kind)!r}:"]
+    for key in keys_of(kind):
+        if key.default_doc:
+            default = key.default_doc
+        elif key.default is None:
+            default = "none"
+        else:
+            default = (
+                repr(key.default).lower() if isinstance(key.default, bool) else repr(key.default)
+            )
+        shapes = f" [{', '.join(key.shapes)}]" if key.shapes else ""
+        lines.append(f"  {key.name:<18} {key.doc}{shapes} (default: {default})")
+    shapes = [s for by_dim in SHAPES[kind].values() for s in by_dim]
+    if shapes:
+        lines.append(f"  shapes: {', '.join(dict.fromkeys(shapes))}")
+    return "\n".join(lines)

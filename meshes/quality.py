@@ -20,8 +20,13 @@ if TYPE_CHECKING:
 DEGENERATE_RATIO = 1e-6
 
 MEASURE_NAME = {0: "count", 1: "length", 2: "area", 3: "volume"}
-PLURAL = {"interval": "intervals", "triangle": "triangles", "tetrahedron": "tetrahedra",
-          "quadrilateral": "quadrilaterals", "hexahedron": "hexahedra"}
+PLURAL = {
+    "interval": "intervals",
+    "triangle": "triangles",
+    "tetrahedron": "tetrahedra",
+    "quadrilateral": "quadrilaterals",
+    "hexahedron": "hexahedra",
+}
 
 
 @dataclass
@@ -71,8 +76,8 @@ class MeshQuality:
         ]
         if self.tdim >= 2:
             lines.append(
-                f"  min angle {self.min_angle:.1f} deg, radius ratio min {self.radius_ratio_min:.3f}"
-                f" mean {self.radius_ratio_mean:.3f}"
+                f"  min angle {self.min_angle:.1f} deg, radius ratio min "
+                f"{self.radius_ratio_min:.3f} mean {self.radius_ratio_mean:.3f}"
             )
         lines.append(f"  edge length {self.edge_min:.3g} .. {self.edge_max:.3g}")
         lines.append(f"  degenerate cells {self.degenerate}, inverted cells {self.inverted}")
@@ -87,7 +92,7 @@ def _region_lines(what: str, counts: dict, measures: dict, dim: int) -> list[str
     lines = [f"  {what} regions ({len(counts)}):"]
     shown = list(counts)
     if len(shown) > 24:
-        shown = shown[:20] + ["..."] + shown[-3:]
+        shown = [*shown[:20], "...", *shown[-3:]]
     for name in shown:
         if name == "...":
             lines.append("    ...")
@@ -127,13 +132,27 @@ def entity_measures(points: np.ndarray, dim: int, cell_type: str = "") -> np.nda
         second = _area(points[:, 3] - points[:, 0], points[:, 2] - points[:, 0])
         return first + second
     if points.shape[1] == 4:
-        return np.abs(_det3(points[:, 1] - points[:, 0], points[:, 2] - points[:, 0],
-                            points[:, 3] - points[:, 0])) / 6
+        return (
+            np.abs(
+                _det3(
+                    points[:, 1] - points[:, 0],
+                    points[:, 2] - points[:, 0],
+                    points[:, 3] - points[:, 0],
+                )
+            )
+            / 6
+        )
     # hexahedron in dolfinx order: six tetrahedra around the diagonal 0-7
     tets = ((0, 1, 3, 7), (0, 3, 2, 7), (0, 2, 6, 7), (0, 6, 4, 7), (0, 4, 5, 7), (0, 5, 1, 7))
     return sum(
-        np.abs(_det3(points[:, b] - points[:, a], points[:, c] - points[:, a],
-                     points[:, d] - points[:, a])) / 6
+        np.abs(
+            _det3(
+                points[:, b] - points[:, a],
+                points[:, c] - points[:, a],
+                points[:, d] - points[:, a],
+            )
+        )
+        / 6
         for a, b, c, d in tets
     )
 
@@ -167,11 +186,13 @@ def _cell_shape_numbers(points: np.ndarray, tdim: int, cell_type: str):
         b = np.linalg.norm(points[:, 2] - points[:, 0], axis=1)
         c = np.linalg.norm(points[:, 0] - points[:, 1], axis=1)
         area = entity_measures(points, 2)
-        angles = np.stack([
-            _angles_between(points[:, 1] - points[:, 0], points[:, 2] - points[:, 0]),
-            _angles_between(points[:, 0] - points[:, 1], points[:, 2] - points[:, 1]),
-            _angles_between(points[:, 0] - points[:, 2], points[:, 1] - points[:, 2]),
-        ])
+        angles = np.stack(
+            [
+                _angles_between(points[:, 1] - points[:, 0], points[:, 2] - points[:, 0]),
+                _angles_between(points[:, 0] - points[:, 1], points[:, 2] - points[:, 1]),
+                _angles_between(points[:, 0] - points[:, 2], points[:, 1] - points[:, 2]),
+            ]
+        )
         with np.errstate(invalid="ignore", divide="ignore"):
             inradius = 2 * area / (a + b + c)
             circumradius = a * b * c / (4 * area)
@@ -179,8 +200,9 @@ def _cell_shape_numbers(points: np.ndarray, tdim: int, cell_type: str):
         return angles.min(axis=0), ratio, np.stack([a, b, c], axis=1)
     if cell_type == "tetrahedron":
         edges = ((0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3))
-        lengths = np.stack([np.linalg.norm(points[:, i] - points[:, j], axis=1) for i, j in edges],
-                           axis=1)
+        lengths = np.stack(
+            [np.linalg.norm(points[:, i] - points[:, j], axis=1) for i, j in edges], axis=1
+        )
         volume = entity_measures(points, 3)
         faces = ((1, 2, 3), (0, 2, 3), (0, 1, 3), (0, 1, 2))
         normals, face_areas = [], []
@@ -190,12 +212,14 @@ def _cell_shape_numbers(points: np.ndarray, tdim: int, cell_type: str):
             normal = -normal * np.sign(inward)[:, None]  # outward
             normals.append(normal)
             face_areas.append(0.5 * np.linalg.norm(normal, axis=1))
-        dihedral = [180.0 - _angles_between(normals[p], normals[q])
-                    for p, q in _pairs(4)]
+        dihedral = [180.0 - _angles_between(normals[p], normals[q]) for p, q in _pairs(4)]
         surface = sum(face_areas)
         # opposite edge pairs: (01,23), (02,13), (03,12)
-        products = [lengths[:, 0] * lengths[:, 5], lengths[:, 1] * lengths[:, 4],
-                    lengths[:, 2] * lengths[:, 3]]
+        products = [
+            lengths[:, 0] * lengths[:, 5],
+            lengths[:, 1] * lengths[:, 4],
+            lengths[:, 2] * lengths[:, 3],
+        ]
         p, q, r = products
         with np.errstate(invalid="ignore", divide="ignore"):
             circumradius = np.sqrt(np.abs((p + q + r) * (p + q - r) * (p - q + r) * (-p + q + r)))
@@ -206,12 +230,17 @@ def _cell_shape_numbers(points: np.ndarray, tdim: int, cell_type: str):
     if cell_type == "quadrilateral":
         order = (0, 1, 3, 2)  # dolfinx vertex order to a cycle
         cycle = points[:, order]
-        angles = np.stack([
-            _angles_between(cycle[:, (i + 1) % 4] - cycle[:, i], cycle[:, (i - 1) % 4] - cycle[:, i])
-            for i in range(4)
-        ])
-        lengths = np.stack([np.linalg.norm(cycle[:, (i + 1) % 4] - cycle[:, i], axis=1)
-                            for i in range(4)], axis=1)
+        angles = np.stack(
+            [
+                _angles_between(
+                    cycle[:, (i + 1) % 4] - cycle[:, i], cycle[:, (i - 1) % 4] - cycle[:, i]
+                )
+                for i in range(4)
+            ]
+        )
+        lengths = np.stack(
+            [np.linalg.norm(cycle[:, (i + 1) % 4] - cycle[:, i], axis=1) for i in range(4)], axis=1
+        )
         ratio = np.full(n, np.nan)
         return angles.min(axis=0), ratio, lengths
     # hexahedra and anything else: edges only
@@ -270,8 +299,9 @@ def compute_quality(data: MeshData, inverted: int = 0) -> MeshQuality:
         num_vertices=topology.index_map(0).size_global,
         measure=reduce(float(measures.sum()), MPI.SUM),
         min_angle=reduce(float(finite_angle.min()) if len(finite_angle) else np.inf, MPI.MIN),
-        radius_ratio_min=reduce(float(finite_ratio.min()) if len(finite_ratio) else np.inf,
-                                MPI.MIN),
+        radius_ratio_min=reduce(
+            float(finite_ratio.min()) if len(finite_ratio) else np.inf, MPI.MIN
+        ),
         radius_ratio_mean=reduce(float(finite_ratio.sum()), MPI.SUM)
         / max(reduce(len(finite_ratio), MPI.SUM), 1),
         edge_min=reduce(float(lengths.min()) if lengths.size else np.inf, MPI.MIN),
@@ -291,8 +321,9 @@ def compute_quality(data: MeshData, inverted: int = 0) -> MeshQuality:
         for name, value in data.cell_regions.items():
             selected = tag_values == value
             quality.cell_counts[name] = reduce(int(np.count_nonzero(selected)), MPI.SUM)
-            quality.cell_measures[name] = reduce(float(measures[tag_cells[selected]].sum()),
-                                                 MPI.SUM)
+            quality.cell_measures[name] = reduce(
+                float(measures[tag_cells[selected]].sum()), MPI.SUM
+            )
     if data.facet_tags is not None and tdim > 0:
         topology.create_entities(tdim - 1)
         topology.create_connectivity(tdim - 1, tdim)

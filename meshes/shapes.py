@@ -48,12 +48,14 @@ class ConvexPiece:
         return float(ConvexHull(self.vertices).volume)
 
 
-def regular_polygon(circumradius: float, sides: int, angle: float = 0.0,
-                    centre: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+def regular_polygon(
+    circumradius: float, sides: int, angle: float = 0.0, centre: tuple[float, float] = (0.0, 0.0)
+) -> np.ndarray:
     """Vertices of a regular polygon, the first at `angle` (radians), counterclockwise."""
     theta = angle + 2 * np.pi * np.arange(sides) / sides
-    return np.column_stack([centre[0] + circumradius * np.cos(theta),
-                            centre[1] + circumradius * np.sin(theta)])
+    return np.column_stack(
+        [centre[0] + circumradius * np.cos(theta), centre[1] + circumradius * np.sin(theta)]
+    )
 
 
 def union_depth(pieces: list[ConvexPiece], points: np.ndarray) -> np.ndarray:
@@ -61,7 +63,9 @@ def union_depth(pieces: list[ConvexPiece], points: np.ndarray) -> np.ndarray:
     return np.max([piece.depth(points) for piece in pieces], axis=0)
 
 
-def convex_faces(vertices: np.ndarray, decimals: int = 9) -> list[tuple[np.ndarray, float, list[int]]]:
+def convex_faces(
+    vertices: np.ndarray, decimals: int = 9
+) -> list[tuple[np.ndarray, float, list[int]]]:
     """The faces of a convex polyhedron: (outward normal, offset, vertex indices in order).
 
     Qhull splits faces into triangles; coplanar triangles are merged here and the face's

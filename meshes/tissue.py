@@ -19,20 +19,46 @@ import numpy as np
 from .data import MeshError
 from .gmsh_model import Built, GmshSession, add_physical
 from .parameters import Key, check_cell_estimate, requirement
-from .shapes import occ_piece, occ_polygon
-from .voronoi import bounded_cells, grid_samples, lloyd, polygons_2d, spaced_points
+from .shapes import occ_polygon
+from .voronoi import grid_samples, lloyd, polygons_2d, polyhedra_3d, spaced_points
 
 KEYS: tuple[Key, ...] = (
-    Key("cells", "int", lambda p: 40 if p["dim"] == 2 else 20, "number of biological cells",
-        default_doc="40 (2D), 20 (3D)", minimum=1, maximum=5000),
-    Key("lloyd", "int", 20, "Lloyd relaxation steps (0: raw random Voronoi cells)",
-        minimum=0, maximum=1000),
-    Key("lumen", "float", 0.0, "relative size of the central lumen (hole): the domain "
-        "scaled by this factor; 0: none", minimum=0.0, maximum=0.9),
-    Key("aspect", "float", lambda p: 0.6 if p["shape"] == "ellipse" else 1.0,
+    Key(
+        "cells",
+        "int",
+        lambda p: 40 if p["dim"] == 2 else 20,
+        "number of biological cells",
+        default_doc="40 (2D), 20 (3D)",
+        minimum=1,
+        maximum=5000,
+    ),
+    Key(
+        "lloyd",
+        "int",
+        20,
+        "Lloyd relaxation steps (0: raw random Voronoi cells)",
+        minimum=0,
+        maximum=1000,
+    ),
+    Key(
+        "lumen",
+        "float",
+        0.0,
+        "relative size of the central lumen (hole): the domain scaled by this factor; 0: none",
+        minimum=0.0,
+        maximum=0.9,
+    ),
+    Key(
+        "aspect",
+        "float",
+        lambda p: 0.6 if p["shape"] == "ellipse" else 1.0,
         "minor/major semi-axis ratio (ellipse: y axis; spheroid: z axis)",
-        default_doc="0.6 (ellipse), 1 (spheroid)", minimum=0.0, maximum=1.0,
-        exclusive_minimum=True, shapes=("ellipse", "spheroid")),
+        default_doc="0.6 (ellipse), 1 (spheroid)",
+        minimum=0.0,
+        maximum=1.0,
+        exclusive_minimum=True,
+        shapes=("ellipse", "spheroid"),
+    ),
 )
 
 
@@ -88,16 +114,33 @@ def build(session: GmshSession, p: dict[str, Any]) -> Built:
     if dim == 2:
         spacing = np.sqrt(np.pi * np.prod(axes) / len(centres))
         merge = min(p["h"] / 2, spacing / 4)
-        polygons = polygons_2d(centres, -1.1 * axes, 1.1 * axes, merge_below=merge,
-                               adjust=partial(_keep_off_boundaries, axes=axes, p=p))
+        polygons = polygons_2d(
+            centres,
+            -1.1 * axes,
+            1.1 * axes,
+            merge_below=merge,
+            adjust=partial(_keep_off_boundaries, axes=axes, p=p),
+        )
         domain = _ellipse(axes, _seam_angle(polygons, axes))
         tools = [(2, occ_polygon(polygon)) for polygon in polygons]
         lumen_axes = axes * p["lumen"]
         lumen = _ellipse(lumen_axes, _seam_angle(polygons, lumen_axes)) if p["lumen"] else None
     else:
-        domain = _ellipsoid(axes)
-        tools = [occ_piece(cell) for cell in bounded_cells(centres, -1.1 * axes, 1.1 * axes)]
-        lumen = _ellipsoid(axes * p["lumen"]) if p["lumen"] > 0 else None
+        spacing = (4 / 3 * np.pi * np.prod(axes) / len(centres)) ** (1 / 3)
+        merge = min(p["h"] / 2, spacing / 4)
+        vertices, faces, cells = polyhedra_3d(
+            centres,
+            -1.1 * axes,
+            1.1 * axes,
+            merge_below=merge,
+            adjust=partial(_keep_off_boundaries, axes=axes, p=p),
+        )
+        domain = _ellipsoid(axes, _seam_rotation(vertices, faces, axes))
+        tools = _occ_cells_3d(vertices, faces, cells)
+        lumen = None
+        if p["lumen"] > 0:
+            lumen_axes = axes * p["lumen"]
+            lumen = _ellipsoid(lumen_axes, _seam_rotation(vertices, faces, lumen_axes))
     if lumen is not None:
         tools.append(lumen)
     _, piece_map = occ.fragment([domain], tools)
@@ -136,8 +179,7 @@ def build(session: GmshSession, p: dict[str, Any]) -> Built:
     return Built(gdim=dim, details=f"{len(centres)} cells{lumen_text}")
 
 
-def _keep_off_boundaries(vertices: np.ndarray, axes: np.ndarray,
-                         p: dict[str, Any]) -> np.ndarray:
+def _keep_off_boundaries(vertices: np.ndarray, axes: np.ndarray, p: dict[str, Any]) -> np.ndarray:
     """Move Voronoi vertices lying within h/2 of the outer boundary or the lumen to h/2.
 
     A junction of membranes right next to a boundary would leave a tiny boundary piece
@@ -153,6 +195,52 @@ def _keep_off_boundaries(vertices: np.ndarray, axes: np.ndarray,
     vertices = vertices.copy()
     vertices[safe] *= (moved[safe] / level[safe])[:, None]
     return vertices
+
+
+def _occ_cells_3d(
+    vertices: np.ndarray, faces: list[list[int]], cells: list[list[int]]
+) -> list[tuple[int, int]]:
+    """OCC volumes of polyhedral cells sharing their faces; bent faces become fans."""
+    occ = gmsh.model.occ
+    scale = float(np.abs(vertices).max())
+    points: dict[int, int] = {}
+    lines: dict[tuple[int, int], int] = {}
+    extra: list[np.ndarray] = []  # fan centres, indexed after the vertices
+
+    def point(i: int) -> int:
+        if i not in points:
+            xyz = vertices[i] if i < len(vertices) else extra[i - len(vertices)]
+            points[i] = occ.addPoint(*xyz)
+        return points[i]
+
+    def line(i: int, j: int) -> int:
+        key = (min(i, j), max(i, j))
+        if key not in lines:
+            lines[key] = occ.addLine(point(key[0]), point(key[1]))
+        return lines[key]
+
+    def plane(ring: list[int]) -> int:
+        loop = [line(ring[k], ring[(k + 1) % len(ring)]) for k in range(len(ring))]
+        return occ.addPlaneSurface([occ.addCurveLoop(loop)])
+
+    surfaces = []
+    for ring in faces:
+        corners = vertices[ring]
+        centre = corners.mean(axis=0)
+        _, singular, _ = np.linalg.svd(corners - centre)
+        if len(ring) == 3 or singular[-1] < 1e-10 * scale:
+            surfaces.append([plane(ring)])
+        else:
+            extra.append(centre)
+            hub = len(vertices) + len(extra) - 1
+            surfaces.append(
+                [plane([hub, ring[k], ring[(k + 1) % len(ring)]]) for k in range(len(ring))]
+            )
+    volumes = []
+    for cell in cells:
+        shell = [surface for face in cell for surface in surfaces[face]]
+        volumes.append((3, occ.addVolume([occ.addSurfaceLoop(shell, sewing=True)])))
+    return volumes
 
 
 def _seam_angle(polygons: list[np.ndarray], axes: np.ndarray) -> float:
@@ -189,18 +277,71 @@ def _ellipse(axes: np.ndarray, seam: float) -> tuple[int, int]:
     return (2, occ.addPlaneSurface([occ.addCurveLoop([curve])]))
 
 
-def _ellipsoid(axes: np.ndarray) -> tuple[int, int]:
+def _ellipsoid(axes: np.ndarray, rotation: tuple[np.ndarray, float]) -> tuple[int, int]:
+    """An OCC ball or spheroid, turned so its seam and poles avoid the membranes."""
     occ = gmsh.model.occ
-    if len(axes) == 2:
-        return (2, occ.addDisk(0.0, 0.0, 0.0, axes[0], axes[1]))
-    ball = occ.addSphere(0.0, 0.0, 0.0, axes[0])
+    ball = (3, occ.addSphere(0.0, 0.0, 0.0, axes[0]))
+    axis, angle = rotation
+    if angle != 0.0:
+        occ.rotate([ball], 0.0, 0.0, 0.0, *axis, angle)
     if axes[2] != axes[0]:
-        occ.dilate([(3, ball)], 0.0, 0.0, 0.0, 1.0, 1.0, axes[2] / axes[0])
-    return (3, ball)
+        occ.dilate([ball], 0.0, 0.0, 0.0, 1.0, 1.0, axes[2] / axes[0])
+    return ball
 
 
-def _classify_facets(dim: int, axes: np.ndarray, lumen: float,
-                     region: dict[int, int]) -> dict[str, list[int]]:
+def _seam_rotation(
+    vertices: np.ndarray, faces: list[list[int]], axes: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """A rotation keeping the sphere's seam and poles away from membrane junctions.
+
+    An OCC sphere has a seam (half a great circle through the poles, in the xz-plane at
+    x > 0) and two poles; a junction of membranes on the surface right next to them would
+    leave tiny faces. Among deterministic candidate rotations (about z only for a
+    spheroid, which must keep its axis), take the one whose seam and poles are farthest
+    from the points where membrane edges cross the surface.
+    """
+    crossings = []
+    for ring in faces:
+        start = vertices[ring] / axes
+        step = vertices[np.roll(ring, -1)] / axes - start
+        a = np.sum(step**2, axis=1)
+        b = 2 * np.sum(start * step, axis=1)
+        c = np.sum(start**2, axis=1) - 1
+        disc = b**2 - 4 * a * c
+        for sign in (-1.0, 1.0):
+            with np.errstate(invalid="ignore", divide="ignore"):
+                t = (-b + sign * np.sqrt(disc)) / (2 * a)
+            hit = (disc >= 0) & (t >= 0) & (t <= 1)
+            crossings.append(start[hit] + t[hit, None] * step[hit])
+    points = np.vstack(crossings) if crossings else np.empty((0, 3))
+    if not len(points):
+        return np.array([0.0, 0.0, 1.0]), 0.0  # on the unit sphere from here on
+    candidates = [
+        (np.array([0.0, 0.0, 1.0]), angle) for angle in np.linspace(0, 2 * np.pi, 73)[:-1]
+    ]
+    if axes[2] == axes[0]:
+        rng = np.random.default_rng(12345)  # fixed: part of the construction
+        for _ in range(200):
+            axis = rng.normal(size=3)
+            candidates.append((axis / np.linalg.norm(axis), float(rng.uniform(0, np.pi))))
+
+    def clearance(axis: np.ndarray, angle: float) -> float:
+        # coordinates in the sphere's own frame: rotate the points back
+        c, s = np.cos(-angle), np.sin(-angle)
+        local = points * c + np.cross(axis, points) * s + np.outer(points @ axis, axis) * (1 - c)
+        seam = np.where(local[:, 0] > 0, np.abs(local[:, 1]), np.hypot(local[:, 0], local[:, 1]))
+        pole = np.array([0.0, 0.0, 1.0])
+        poles = np.minimum(
+            np.linalg.norm(local - pole, axis=1), np.linalg.norm(local + pole, axis=1)
+        )
+        return float(np.min(np.minimum(seam, poles)))
+
+    return max(candidates, key=lambda candidate: clearance(*candidate))
+
+
+def _classify_facets(
+    dim: int, axes: np.ndarray, lumen: float, region: dict[int, int]
+) -> dict[str, list[int]]:
     """membrane (between two cells), outer or lumen (one cell: which ellipsoid it is on)."""
     named: dict[str, list[int]] = {}
     for _, tag in gmsh.model.getEntities(dim - 1):

@@ -20,6 +20,7 @@ thread becomes a strip of that width (2D triangles, tagged by the nearest piece)
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,29 +34,77 @@ from .parameters import Key, check_cell_estimate, requirement
 
 KEYS: tuple[Key, ...] = (
     Key("spokes", "int", 12, "number of radial threads N", minimum=3, maximum=200),
-    Key("turns", "float", 6.0, "turns of the capture spiral", minimum=0.0,
-        exclusive_minimum=True, maximum=200.0),
-    Key("hub_radius", "float", lambda p: 0.05 * p["size"], "radius of the hub ring",
-        default_doc="0.05*size", minimum=0.0, exclusive_minimum=True),
+    Key(
+        "turns",
+        "float",
+        6.0,
+        "turns of the capture spiral",
+        minimum=0.0,
+        exclusive_minimum=True,
+        maximum=200.0,
+    ),
+    Key(
+        "hub_radius",
+        "float",
+        lambda p: 0.05 * p["size"],
+        "radius of the hub ring",
+        default_doc="0.05*size",
+        minimum=0.0,
+        exclusive_minimum=True,
+    ),
     Key("frame_sides", "int", 5, "corners of the frame polygon", minimum=3, maximum=12),
-    Key("frame_radius", "float", lambda p: 0.4 * p["size"],
-        "circumradius of the frame polygon", default_doc="0.4*size",
-        minimum=0.0, exclusive_minimum=True),
-    Key("anchor_length", "float", lambda p: p["size"] / 2 - p["frame_radius"],
-        "length of the anchor threads (0: none)", default_doc="size/2 - frame_radius",
-        minimum=0.0),
-    Key("spiral_inner", "float", lambda p: 2 * p["hub_radius"],
-        "radius where the spiral starts (on spoke 0)", default_doc="2*hub_radius",
-        minimum=0.0, exclusive_minimum=True),
-    Key("spiral_outer", "float",
+    Key(
+        "frame_radius",
+        "float",
+        lambda p: 0.4 * p["size"],
+        "circumradius of the frame polygon",
+        default_doc="0.4*size",
+        minimum=0.0,
+        exclusive_minimum=True,
+    ),
+    Key(
+        "anchor_length",
+        "float",
+        lambda p: p["size"] / 2 - p["frame_radius"],
+        "length of the anchor threads (0: none)",
+        default_doc="size/2 - frame_radius",
+        minimum=0.0,
+    ),
+    Key(
+        "spiral_inner",
+        "float",
+        lambda p: 2 * p["hub_radius"],
+        "radius where the spiral starts (on spoke 0)",
+        default_doc="2*hub_radius",
+        minimum=0.0,
+        exclusive_minimum=True,
+    ),
+    Key(
+        "spiral_outer",
+        "float",
         lambda p: 0.9 * p["frame_radius"] * math.cos(math.pi / p["frame_sides"]),
-        "radius where the spiral ends", default_doc="0.9 * inradius of the frame",
-        minimum=0.0, exclusive_minimum=True),
-    Key("thickness", "float", lambda p: 0.01 * p["size"] if p["dim"] == 2 else 0.0,
+        "radius where the spiral ends",
+        default_doc="0.9 * inradius of the frame",
+        minimum=0.0,
+        exclusive_minimum=True,
+    ),
+    Key(
+        "thickness",
+        "float",
+        lambda p: 0.01 * p["size"] if p["dim"] == 2 else 0.0,
         "thread width; > 0 gives 2D strips (elements no larger than the width)",
-        default_doc="0 (dim 1), 0.01*size (dim 2)", minimum=0.0),
-    Key("h_min", "float", lambda p: p["h"] / 2, "element size at the hub",
-        default_doc="h/2", minimum=0.0, exclusive_minimum=True),
+        default_doc="0 (dim 1), 0.01*size (dim 2)",
+        minimum=0.0,
+    ),
+    Key(
+        "h_min",
+        "float",
+        lambda p: p["h"] / 2,
+        "element size at the hub",
+        default_doc="h/2",
+        minimum=0.0,
+        exclusive_minimum=True,
+    ),
 )
 
 
@@ -63,30 +112,45 @@ def check(p: dict[str, Any]) -> None:
     given = p["_given"]
     if p["thickness"] > 0 and "dim" not in given:
         p["dim"] = 2
-    requirement(not (p["dim"] == 1 and p["thickness"] > 0),
-                f"mesh.thickness = {p['thickness']:g} needs mesh.dim = 2 (strips); "
-                "use thickness = 0 for a 1D network")
-    requirement(p["dim"] == 1 or p["thickness"] > 0,
-                "mesh.thickness must be > 0 for a web with mesh.dim = 2")
+    requirement(
+        not (p["dim"] == 1 and p["thickness"] > 0),
+        f"mesh.thickness = {p['thickness']:g} needs mesh.dim = 2 (strips); "
+        "use thickness = 0 for a 1D network",
+    )
+    requirement(
+        p["dim"] == 1 or p["thickness"] > 0,
+        "mesh.thickness must be > 0 for a web with mesh.dim = 2",
+    )
     inradius = p["frame_radius"] * math.cos(math.pi / p["frame_sides"])
-    requirement(p["hub_radius"] < p["spiral_inner"],
-                f"mesh.spiral_inner = {p['spiral_inner']:g} must exceed mesh.hub_radius = "
-                f"{p['hub_radius']:g}")
-    requirement(p["spiral_inner"] < p["spiral_outer"],
-                f"mesh.spiral_outer = {p['spiral_outer']:g} must exceed mesh.spiral_inner = "
-                f"{p['spiral_inner']:g}")
-    requirement(p["spiral_outer"] < inradius,
-                f"mesh.spiral_outer = {p['spiral_outer']:g} must stay inside the frame "
-                f"(inradius {inradius:.4g}); use a smaller value or a larger mesh.frame_radius")
-    requirement(p["h_min"] <= p["h"],
-                f"mesh.h_min = {p['h_min']:g} is larger than mesh.h = {p['h']:g}")
+    requirement(
+        p["hub_radius"] < p["spiral_inner"],
+        f"mesh.spiral_inner = {p['spiral_inner']:g} must exceed mesh.hub_radius = "
+        f"{p['hub_radius']:g}",
+    )
+    requirement(
+        p["spiral_inner"] < p["spiral_outer"],
+        f"mesh.spiral_outer = {p['spiral_outer']:g} must exceed mesh.spiral_inner = "
+        f"{p['spiral_inner']:g}",
+    )
+    requirement(
+        p["spiral_outer"] < inradius,
+        f"mesh.spiral_outer = {p['spiral_outer']:g} must stay inside the frame "
+        f"(inradius {inradius:.4g}); use a smaller value or a larger mesh.frame_radius",
+    )
+    requirement(
+        p["h_min"] <= p["h"], f"mesh.h_min = {p['h_min']:g} is larger than mesh.h = {p['h']:g}"
+    )
     if p["thickness"] > 0:
         gap = (p["spiral_outer"] - p["spiral_inner"]) / p["turns"]
-        requirement(p["thickness"] < 0.5 * gap,
-                    f"mesh.thickness = {p['thickness']:g} is too wide: spiral turns are "
-                    f"{gap:.3g} apart; use thickness < {0.5 * gap:.3g}")
-        requirement(p["thickness"] < 0.5 * p["hub_radius"],
-                    f"mesh.thickness = {p['thickness']:g} must be below hub_radius/2")
+        requirement(
+            p["thickness"] < 0.5 * gap,
+            f"mesh.thickness = {p['thickness']:g} is too wide: spiral turns are "
+            f"{gap:.3g} apart; use thickness < {0.5 * gap:.3g}",
+        )
+        requirement(
+            p["thickness"] < 0.5 * p["hub_radius"],
+            f"mesh.thickness = {p['thickness']:g} must be below hub_radius/2",
+        )
     length = total_length(p)
     if p["thickness"] > 0:
         size = min(p["h"], p["thickness"])
@@ -113,11 +177,16 @@ def spiral_length(p: dict[str, Any]) -> float:
 
 
 def total_length(p: dict[str, Any]) -> float:
-    n, m = p["spokes"], p["frame_sides"]
-    frame = 2 * m * p["frame_radius"] * math.sin(math.pi / m)
-    hub = n * p["hub_radius"] + 2 * math.pi * p["hub_radius"]
-    spokes = n * (p["frame_radius"] - p["hub_radius"])
-    return frame + hub + spokes + spiral_length(p) + m * p["anchor_length"]
+    """Exact total length of all threads (hub arcs and the spiral included)."""
+    net = make_network(p)
+    total = spiral_length(p)
+    for name, ids, how in net.pieces:
+        line = net.polyline((name, ids, how))
+        if how == "arc":
+            total += p["hub_radius"] * 2 * math.pi / p["spokes"]
+        elif how == "line":
+            total += float(np.linalg.norm(line[1] - line[0]))
+    return total
 
 
 # --- the network -----------------------------------------------------------------------
@@ -168,6 +237,8 @@ def make_network(p: dict[str, Any]) -> Network:
             a, b = net.points[corners[j]], net.points[corners[(j + 1) % m]]
             # solve s*direction = a + t (b - a)
             matrix = np.column_stack([direction, a - b])
+            if abs(np.linalg.det(matrix)) < 1e-12 * r_frame:
+                continue  # the spoke runs parallel to this edge
             s, t = np.linalg.solve(matrix, a)
             if s > 0 and -1e-9 <= t <= 1 + 1e-9:
                 break
@@ -209,7 +280,7 @@ def make_network(p: dict[str, Any]) -> Network:
     for i in range(n):
         along = [point for _, spoke, point in crossings if spoke == i]
         chain = [ring[i], *along, spoke_ends[i]]
-        for a, b in zip(chain[:-1], chain[1:], strict=True):
+        for a, b in itertools.pairwise(chain):
             net.add_piece(f"spoke_{i}", [a, b])
 
     # spiral: between consecutive crossings, sampled for a spline
@@ -219,17 +290,19 @@ def make_network(p: dict[str, Any]) -> Network:
         end = net.add_point(float(spiral_radius(p, theta_end)) * _direction(theta_end))
         stops.append((theta_end, end))
         net.free_ends.append(end)
-    for (theta_a, point_a), (theta_b, point_b) in zip(stops[:-1], stops[1:], strict=True):
+    for (theta_a, point_a), (theta_b, point_b) in itertools.pairwise(stops):
         length = float(spiral_radius(p, (theta_a + theta_b) / 2)) * (theta_b - theta_a)
         count = max(8, math.ceil(length / spacing))
-        inner = [net.add_point(float(spiral_radius(p, t)) * _direction(t))
-                 for t in np.linspace(theta_a, theta_b, count + 1)[1:-1]]
+        inner = [
+            net.add_point(float(spiral_radius(p, t)) * _direction(t))
+            for t in np.linspace(theta_a, theta_b, count + 1)[1:-1]
+        ]
         net.add_piece("spiral", [point_a, *inner, point_b], how="spline")
 
     # frame: each edge, split where spokes end on it
     for j in range(m):
         chain = [corners[j], *[point for _, point in sorted(on_edge[j])], corners[(j + 1) % m]]
-        for a, b in zip(chain[:-1], chain[1:], strict=True):
+        for a, b in itertools.pairwise(chain):
             net.add_piece("frame", [a, b])
 
     # anchors
@@ -269,8 +342,11 @@ def build(session: GmshSession, p: dict[str, Any]) -> Built:
     value = len(net.pieces)
     ends = {ids[0] for _, ids, how in net.pieces} | {ids[-1] for _, ids, how in net.pieces}
     junctions = sorted(ends - set(net.attachments) - set(net.free_ends))
-    for name, ids in (("attachment", net.attachments), ("junction", junctions),
-                      ("free_end", net.free_ends)):
+    for name, ids in (
+        ("attachment", net.attachments),
+        ("junction", junctions),
+        ("free_end", net.free_ends),
+    ):
         if ids:
             value += 1
             add_physical(0, [tags[i] for i in ids], value, name)
@@ -382,8 +458,7 @@ def _strip(line: np.ndarray, half: float, start_cut: Cut = None, end_cut: Cut = 
     vertex_normals = np.vstack([normals[:1], normals[:-1] + normals[1:], normals[-1:]])
     vertex_normals /= np.linalg.norm(vertex_normals, axis=1)[:, None]
     scale = np.full(len(line), half)
-    scale[1:-1] = half / np.clip(np.einsum("ij,ij->i", vertex_normals[1:-1], normals[1:]),
-                                 0.5, 1.0)
+    scale[1:-1] = half / np.clip(np.einsum("ij,ij->i", vertex_normals[1:-1], normals[1:]), 0.5, 1.0)
     offsets = vertex_normals * scale[:, None]
     for position, cut, normal in ((0, start_cut, normals[0]), (-1, end_cut, normals[-1])):
         if cut is None:
@@ -395,13 +470,13 @@ def _strip(line: np.ndarray, half: float, start_cut: Cut = None, end_cut: Cut = 
     return occ_polygon(np.vstack([line + offsets, (line - offsets)[::-1]]))
 
 
-def _tag_strips_by_piece(net: Network, lines: list[np.ndarray], surfaces: list[int],
-                         p: dict[str, Any]) -> None:
+def _tag_strips_by_piece(
+    net: Network, lines: list[np.ndarray], surfaces: list[int], p: dict[str, Any]
+) -> None:
     """Move each triangle into a discrete surface of the thread piece nearest to it."""
-    triangles, nodes = [], []
+    nodes = []
     for surface in surfaces:
-        types, element_tags, node_tags = gmsh.model.mesh.getElements(2, surface)
-        triangles.append(element_tags[0])
+        _, _, node_tags = gmsh.model.mesh.getElements(2, surface)
         nodes.append(node_tags[0].reshape(-1, 3))
     nodes = np.concatenate(nodes)
     coordinates = _node_coordinates()
@@ -417,8 +492,9 @@ def _tag_strips_by_piece(net: Network, lines: list[np.ndarray], surfaces: list[i
         gmsh.model.mesh.addElementsByType(entity, 2, [], selected.ravel())
         add_physical(2, [entity], value, name)
     # boundary: the strip edges; attachment: the boundary near anchor ends
-    boundary = [tag for _, tag in gmsh.model.getBoundary([(2, s) for s in surfaces],
-                                                         oriented=False)]
+    boundary = [
+        tag for _, tag in gmsh.model.getBoundary([(2, s) for s in surfaces], oriented=False)
+    ]
     attach_points = np.array([net.points[i] for i in net.attachments])
     near, far = [], []
     for curve in boundary:
@@ -447,7 +523,7 @@ def _nearest_piece(points: np.ndarray, lines: list[np.ndarray]) -> np.ndarray:
     best = np.full(len(points), np.inf)
     owner = np.zeros(len(points), dtype=np.int64)
     for chunk in range(0, len(starts), 256):
-        a, b = starts[chunk:chunk + 256], ends[chunk:chunk + 256]
+        a, b = starts[chunk : chunk + 256], ends[chunk : chunk + 256]
         d = b - a
         along = np.einsum("pk,sk->ps", points, d) - np.einsum("sk,sk->s", a, d)[None, :]
         t = np.clip(along / np.maximum(np.einsum("sk,sk->s", d, d), 1e-300)[None, :], 0, 1)
