@@ -18,6 +18,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     from mpi4py import MPI
 
+    from bmf_fem.checkpoint import RunInterruptedError
     from bmf_fem.errors import ConfigError
     from bmf_fem.meshes import MeshError
     from bmf_fem.simulation import SimulationError
@@ -33,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
         if comm.rank == 0:
             print(f"bmf {args.command}: failed: {error}", file=sys.stderr, flush=True)
         return EXIT_FAILED
+    except RunInterruptedError as error:
+        if comm.rank == 0:
+            print(f"bmf {args.command}: {error}", file=sys.stderr, flush=True)
+        return error.exit_code
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,9 +59,35 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECTION.KEY=VALUE",
         help="override one key (repeatable)",
     )
-    run.add_argument("--force", action="store_true", help="overwrite an old run directory")
+    again = run.add_mutually_exclusive_group()
+    again.add_argument("--force", action="store_true", help="overwrite an old run directory")
+    again.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in the directory from its last checkpoint (same config)",
+    )
     run.add_argument("--quiet", action="store_true", help="no progress output")
     run.set_defaults(handler=command_run)
+
+    sweep = commands.add_parser(
+        "sweep", help="a batch of runs: a base config, a grid of overrides, seeds"
+    )
+    sweep.add_argument("sweep", help="sweep file (TOML, see docs/batch.md)")
+    sweep.add_argument("--out", help="sweep directory (default: the file's `out`)")
+    sweep.add_argument(
+        "--ranks-per-case",
+        type=int,
+        default=0,
+        metavar="K",
+        help="split the MPI ranks into groups of K that run cases concurrently "
+        "(default: all ranks on each case)",
+    )
+    sweep.add_argument("--retry-failed", action="store_true", help="run failed cases again")
+    sweep.add_argument(
+        "--list", action="store_true", help="list the cases and their status, run nothing"
+    )
+    sweep.add_argument("--quiet", action="store_true", help="no line per case")
+    sweep.set_defaults(handler=command_sweep)
 
     check = commands.add_parser("check", help="validate a configuration, build nothing")
     check.add_argument("config")
@@ -90,25 +121,38 @@ def load(args) -> object:
 
 
 def command_run(args, comm) -> int:
+    from bmf_fem.control import run_with_detection
+    from bmf_fem.output import refuse_old_results
     from bmf_fem.parallel import print0
-    from bmf_fem.simulation import Simulation
 
     config = load(args)
-    simulation = Simulation(config, comm)
     out = Path(args.out or config.output.dir)
-    print0(
-        comm,
-        f"bmf run: {simulation.mesh_data.description}; "
-        f"{simulation.model.V.dofmap.index_map.size_global} dofs per field, "
-        f"{simulation.n_steps} steps on {comm.size} rank(s) -> {out}",
+    if args.resume:
+        from bmf_fem.checkpoint import plan_resume
+
+        plan = plan_resume(out, config, comm)
+        if plan.kind == "finished":
+            print0(comm, f"bmf run: {out} is finished (summary.json); nothing to resume")
+            return 0
+        if plan.kind == "checkpoint":
+            state = plan.state
+            print0(
+                comm,
+                f"bmf run: resuming {out} from step {state['step']} (t = {state['t']:.6g}, "
+                f"written on {state['mpi_size']} rank(s))",
+            )
+        else:
+            print0(comm, f"bmf run: no checkpoint in {out}; starting at t = 0")
+    else:
+        refuse_old_results(out, args.force)
+    summary = run_with_detection(
+        config, out, comm, force=args.force, progress=not args.quiet, resume=args.resume
     )
-    try:
-        summary = simulation.run(out, force=args.force, progress=not args.quiet)
-    finally:
-        simulation.close()
     final = summary["final_metrics"]
     print0(
         comm,
+        f"bmf run: {summary['mesh']}; {summary['dofs']} dofs per field, "
+        f"{summary['timings']['steps']} steps on {comm.size} rank(s)\n"
         f"bmf run: done in {summary['timings']['run_s']:.1f} s "
         f"({summary['timings']['ms_per_step']:.1f} ms/step); t={final.get('t', 0):.4g} "
         f"u_max={final.get('u_max', 0):.4g} scope={final.get('scope', 0):.4g} "
@@ -116,6 +160,20 @@ def command_run(args, comm) -> int:
         f"fields in {out / 'fields.xdmf'}",
     )
     return 0
+
+
+def command_sweep(args, comm) -> int:
+    from bmf_fem.sweep import load_sweep, run_sweep
+
+    spec = load_sweep(args.sweep, out=args.out)
+    return run_sweep(
+        spec,
+        comm,
+        ranks_per_case=args.ranks_per_case,
+        retry_failed=args.retry_failed,
+        list_only=args.list,
+        quiet=args.quiet,
+    )
 
 
 def command_check(args, comm) -> int:

@@ -57,7 +57,10 @@ MESH_KINDS = ("crystal", "web", "tissue", "box", "file")
 MESH_DIMENSIONS = (1, 2, 3)
 DEGREES = (1, 2)
 SCHEMES = ("sbdf1", "sbdf2")
-SITE_MODES = ("continuum",)
+SITE_MODES = ("continuum", "cells")
+DETECTORS = ("field", "statistical")
+DETRENDING = ("gaussian", "mean")
+INDICATORS = ("ac1", "variance", "both")
 INPUT_PROFILES = ("gaussian", "region", "everywhere")
 PERTURBATION_KINDS = ("reset", "damage", "noise")
 PRECONDITIONERS = ("auto", "hypre", "gamg", "jacobi", "icc", "ilu", "none", "lu", "sor")
@@ -167,6 +170,27 @@ class SitesConfig(_Section):
     on: float = 0.0
     initial: Expression = _DEFAULT_SITES_INITIAL
     stabilisation: float = 2.0
+    regions: str = "*"
+
+
+@dataclass(frozen=True)
+class DetectConfig(_Section):
+    """[detect]: early-warning detectors of expression and their evaluation."""
+
+    detectors: tuple[str, ...] = ("field",)
+    margin: float = 0.1
+    rate: float = 0.0
+    window: float = 50.0
+    detrend: str = "gaussian"
+    bandwidth: float = 10.0
+    sample_every: int = 1
+    indicator: str = "ac1"
+    trend_window: float = 100.0
+    tau_threshold: float = 0.7
+    sustain: float = 5.0
+    control: bool = False
+    calibration_runs: int = 0
+    calibration_quantile: float = 0.95
 
 
 @dataclass(frozen=True)
@@ -271,6 +295,7 @@ class Config:
     perturbations: tuple[PerturbationConfig, ...] = ()
     solver: SolverConfig = dataclasses.field(default_factory=SolverConfig)
     output: OutputConfig = dataclasses.field(default_factory=OutputConfig)
+    detect: DetectConfig = dataclasses.field(default_factory=DetectConfig)
     source: str = dataclasses.field(default="<defaults>", compare=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -283,6 +308,7 @@ class Config:
             data["input"] = [entry.to_dict() for entry in self.inputs]
         if self.perturbations:
             data["perturbation"] = [entry.to_dict() for entry in self.perturbations]
+        data["detect"] = self.detect.to_dict()
         data["solver"] = self.solver.to_dict()
         data["output"] = self.output.to_dict()
         return data
@@ -297,6 +323,7 @@ SECTIONS: dict[str, type] = {
     "sites": SitesConfig,
     "input": InputConfig,
     "perturbation": PerturbationConfig,
+    "detect": DetectConfig,
     "solver": SolverConfig,
     "output": OutputConfig,
 }
@@ -488,7 +515,7 @@ def _build_config(data: Any, source: str, base_dir: Path | None) -> Config:
     for name, value in data.items():
         if name not in SECTIONS:
             raise ConfigError(_unknown_section_message(name, value))
-    return Config(
+    config = Config(
         mesh=_read_mesh(data.get("mesh", {}), base_dir),
         space=_read_space(data.get("space", {})),
         time=_read_time(data.get("time", {})),
@@ -505,8 +532,30 @@ def _build_config(data: Any, source: str, base_dir: Path | None) -> Config:
         ),
         solver=_read_solver(data.get("solver", {})),
         output=_read_output(data.get("output", {})),
+        detect=_read_detect(data.get("detect", {})),
         source=source,
     )
+    _check_across_sections(config)
+    return config
+
+
+def _check_across_sections(config: Config) -> None:
+    """Rules that involve more than one section."""
+    if config.sites.mode == "cells":
+        for where, expression in (
+            ("field.reaction", config.field.reaction),
+            ("memory.source", config.memory.source),
+        ):
+            if "s" in expression.names:
+                raise ConfigError(
+                    f'{where} = "{expression.text}" uses s, but with sites.mode = "cells" s'
+                    " lives on regions, not at the nodes; use phi or M instead"
+                )
+    elif "statistical" in config.detect.detectors:
+        raise ConfigError(
+            'detect.detectors: the "statistical" detector needs sites.mode = "cells" (one time'
+            ' series per site); use detectors = ["field"] in continuum mode'
+        )
 
 
 def _unknown_section_message(name: str, value: Any) -> str:
@@ -840,6 +889,44 @@ def _read_sites(data: Any) -> SitesConfig:
         on=table.real("on"),
         initial=table.expression("initial", INITIAL_NAMES),
         stabilisation=table.real("stabilisation", at_least=0),
+        regions=table.string("regions", required=True),
+    )
+
+
+def _read_detect(data: Any) -> DetectConfig:
+    table = _Table(data, "detect", DetectConfig, heading="[detect]")
+    detectors = table.raw("detectors")
+    where = "detect.detectors"
+    valid = ", ".join(f'"{name}"' for name in DETECTORS)
+    if not isinstance(detectors, list | tuple) or not all(isinstance(d, str) for d in detectors):
+        raise ConfigError(
+            f"{where} = {_show(detectors)} has the wrong type: expected an array of strings"
+            f" from {valid}"
+        )
+    for name in detectors:
+        if name not in DETECTORS:
+            hint = _did_you_mean(name, DETECTORS, "", quote=True)
+            raise ConfigError(f'{where}: unknown detector "{name}"{hint}; valid: {valid}')
+    control = table.raw("control")
+    if not isinstance(control, bool):
+        raise ConfigError(
+            f"detect.control = {_show(control)} has the wrong type: expected true or false"
+        )
+    return DetectConfig(
+        detectors=tuple(dict.fromkeys(detectors)),
+        margin=table.real("margin", at_least=0, below=1),
+        rate=table.real("rate", at_least=0),
+        window=table.real("window", above=0),
+        detrend=table.choice("detrend", DETRENDING),
+        bandwidth=table.real("bandwidth", above=0),
+        sample_every=table.integer("sample_every", at_least=1),
+        indicator=table.choice("indicator", INDICATORS),
+        trend_window=table.real("trend_window", above=0),
+        tau_threshold=table.real("tau_threshold", above=-1, below=1),
+        sustain=table.real("sustain", at_least=0),
+        control=control,
+        calibration_runs=table.integer("calibration_runs", at_least=0),
+        calibration_quantile=table.real("calibration_quantile", above=0, below=1),
     )
 
 

@@ -15,7 +15,6 @@ def compute_metrics(model, stepper, sites, scope_threshold: float) -> dict[str, 
     u = model.u.x.array[:n]
     memory = model.M.x.array[:n]
     lumped = stepper.lumped[:n]
-    volume = global_sum(comm, weights.sum())
     its = stepper.iterations
     return {
         "u_max": global_max(comm, u),
@@ -24,7 +23,7 @@ def compute_metrics(model, stepper, sites, scope_threshold: float) -> dict[str, 
         "phi_max": global_max(comm, model.phi.x.array[:n]),
         "scope": global_sum(comm, lumped[memory > scope_threshold].sum()),
         "expressed_fraction": sites.expressed_fraction(),
-        "s_mean": global_sum(comm, weights @ model.s.x.array[:n]) / volume,
+        "s_mean": sites.mean_value(),
         "ksp_its_u": its["u"],
         "ksp_its_m": its["m"],
         "ksp_its_s": its["s"],

@@ -32,7 +32,6 @@ class BmfModel:
         self.V = fem.functionspace(mesh, ("Lagrange", config.space.degree))
         self.dt = fem.Constant(mesh, PETSc.ScalarType(config.time.dt))
         self.beta = fem.Constant(mesh, PETSc.ScalarType(1.0))
-        tdim = mesh.topology.dim
         self.diffusivity_scale = fem.Function(
             fem.functionspace(mesh, ("DG", 0)), name="diffusivity_scale"
         )
@@ -42,10 +41,17 @@ class BmfModel:
         weights = config.memory.weight
         self.memory_modes = [self._function(f"m_{k}") for k in range(len(config.memory.tau))]
         self.memory_weights = np.asarray(weights, dtype=np.float64)
-        self.s = self._function("s")
+        self.cells_mode = config.sites.mode == "cells"
+        if self.cells_mode:
+            # Sites live on regions; s and expression_time are shown per mesh cell.
+            sites_space = fem.functionspace(mesh, ("DG", 0))
+            self.s = fem.Function(sites_space, name="s")
+            self.expression_time = fem.Function(sites_space, name="expression_time")
+        else:
+            self.s = self._function("s")
+            self.expression_time = self._function("expression_time")
         self.M = self._function("M")
         self.phi = self._function("phi")
-        self.expression_time = self._function("expression_time")
 
         self.field = self._equation(
             "u",
@@ -60,24 +66,28 @@ class BmfModel:
             for k, tau in enumerate(config.memory.tau)
         ]
         sites = config.sites
-        self.sites = self._equation(
-            "s",
-            sites.D,
-            sites.rate * sites.stabilisation,
-            forms.site_terms(sites.rate, sites.coupling, sites.stabilisation),
-            sites.noise,
-        )
+        self.sites = None
+        if not self.cells_mode:
+            self.sites = self._equation(
+                "s",
+                sites.D,
+                sites.rate * sites.stabilisation,
+                forms.site_terms(sites.rate, sites.coupling, sites.stabilisation),
+                sites.noise,
+            )
         self.coordinates = self.V.tabulate_dof_coordinates()
-        self.cell_dim = tdim
         self.set_initial_conditions()
 
     @property
     def equations(self) -> list[forms.Equation]:
-        return [self.field, *self.memory, self.sites]
+        """The equations the stepper advances (s only in continuum mode)."""
+        sites = [] if self.cells_mode else [self.sites]
+        return [self.field, *self.memory, *sites]
 
     @property
     def unknowns(self) -> list[fem.Function]:
-        return [self.u, *self.memory_modes, self.s]
+        sites = [] if self.cells_mode else [self.s]
+        return [self.u, *self.memory_modes, *sites]
 
     def _function(self, name: str) -> fem.Function:
         return fem.Function(self.V, name=name)
@@ -109,9 +119,10 @@ class BmfModel:
         self.u.x.array[where] = values["u"][where]
         for mode in self.memory_modes:
             mode.x.array[where] = values["m"][where]
-        self.s.x.array[where] = values["s"][where]
-        if mask is None:
-            self.expression_time.x.array[:] = -1.0
+        if not self.cells_mode:
+            self.s.x.array[where] = values["s"][where]
+            if mask is None:
+                self.expression_time.x.array[:] = -1.0
         self.update_derived()
 
     def update_derived(self) -> None:

@@ -15,9 +15,17 @@ from pathlib import Path
 
 from dolfinx import fem, io
 
+from bmf_fem.checkpoint import CHECKPOINT_DIR
 from bmf_fem.errors import ConfigError
 
-RESULT_FILES = ("fields.xdmf", "fields.h5", "metrics.csv", "summary.json", "config.toml")
+RESULT_FILES = (
+    "fields.xdmf",
+    "fields.h5",
+    "metrics.csv",
+    "summary.json",
+    "config.toml",
+    "sites.csv",
+)
 METRIC_COLUMNS = (
     "step",
     "t",
@@ -35,24 +43,40 @@ METRIC_COLUMNS = (
 )
 
 
-def prepare_run_directory(path: Path, force: bool, comm) -> Path:
-    """Create the run directory; refuse one holding results unless ``force``.
-
-    With ``force`` the old result files are removed (never appended to).
-    """
+def refuse_old_results(path: Path, force: bool) -> list[str]:
+    """The result files already in ``path``; an error unless ``force``."""
     existing = [name for name in RESULT_FILES if (path / name).exists()]
     if existing and not force:
         raise ConfigError(
             f"output directory {path} already holds results ({', '.join(existing)}); "
             "pass --force to overwrite them or choose another --out"
         )
+    return existing
+
+
+def prepare_run_directory(path: Path, force: bool, comm, keep: bool = False) -> Path:
+    """Create the run directory; refuse one holding results unless ``force`` or ``keep``.
+
+    With ``force`` the old result files and checkpoints are removed (never appended
+    to); with ``keep`` (a resumed run) everything stays for the writers to continue.
+    """
+    existing = [name for name in (*RESULT_FILES, CHECKPOINT_DIR) if (path / name).exists()]
+    if existing and not (force or keep):
+        raise ConfigError(
+            f"output directory {path} already holds results ({', '.join(existing)}); "
+            "pass --resume to continue it, --force to overwrite it, or choose another --out"
+        )
     comm.barrier()
     if comm.rank == 0:
         path.mkdir(parents=True, exist_ok=True)
-        for name in existing:
-            (path / name).unlink()
-        if force and (path / "plots").is_dir():
-            shutil.rmtree(path / "plots")
+        if not keep:
+            for name in existing:
+                if (path / name).is_dir():
+                    shutil.rmtree(path / name)
+                else:
+                    (path / name).unlink()
+            if force and (path / "plots").is_dir():
+                shutil.rmtree(path / "plots")
     comm.barrier()
     return path
 
@@ -61,13 +85,25 @@ class FieldWriter:
     """``fields.xdmf``: the mesh and its tags once, then named functions per output time.
 
     Fields of degree 2 are interpolated to degree 1 for output (XDMF holds the mesh's
-    own degree).
+    own degree). The file is closed after every output time, so a run killed between
+    two outputs leaves a readable fields.h5 (HDF5 cannot promise that for a file left
+    open). With ``resume_time`` the series continues: output times after it (written
+    after the checkpoint of a killed run) are removed first, then times are appended.
     """
 
-    def __init__(self, path: Path, mesh_data, functions: list[fem.Function]):
+    def __init__(
+        self,
+        path: Path,
+        mesh_data,
+        functions: list[fem.Function],
+        resume_time: float | None = None,
+        comm=None,
+    ):
         self.path = path
         self.mesh_data = mesh_data
         self.functions = functions
+        self.resume_time = resume_time
+        self.comm = comm if comm is not None else mesh_data.mesh.comm
         mesh = mesh_data.mesh
         self.output_space = fem.functionspace(mesh, ("Lagrange", 1))
         self.output_functions = []
@@ -77,22 +113,37 @@ class FieldWriter:
             else:
                 self.output_functions.append(fem.Function(self.output_space, name=function.name))
         self.file: io.XDMFFile | None = None
+        self.warning: str | None = None
 
     def __enter__(self) -> FieldWriter:
+        if self.resume_time is not None:
+            verdict = None
+            if self.comm.rank == 0:
+                verdict = truncate_xdmf_series(self.path, self.resume_time)
+            verdict = self.comm.bcast(verdict, root=0)
+            if verdict == "continue":
+                return self
+            self.warning = verdict
         mesh = self.mesh_data.mesh
-        self.file = io.XDMFFile(mesh.comm, str(self.path), "w")
-        self.file.write_mesh(mesh)
-        mesh.topology.create_connectivity(mesh.topology.dim - 1, mesh.topology.dim)
-        for tags in (self.mesh_data.cell_tags, self.mesh_data.facet_tags):
-            if tags is not None:
-                self.file.write_meshtags(tags, mesh.geometry)
+        with io.XDMFFile(mesh.comm, str(self.path), "w") as file:
+            file.write_mesh(mesh)
+            mesh.topology.create_connectivity(mesh.topology.dim - 1, mesh.topology.dim)
+            for tags in (self.mesh_data.cell_tags, self.mesh_data.facet_tags):
+                if tags is not None:
+                    file.write_meshtags(tags, mesh.geometry)
         return self
 
     def write(self, t: float) -> None:
         for source, target in zip(self.functions, self.output_functions, strict=True):
             if source is not target:
                 target.interpolate(source)
-            self.file.write_function(target, t)
+        self.file = io.XDMFFile(self.mesh_data.mesh.comm, str(self.path), "a")
+        try:
+            for target in self.output_functions:
+                self.file.write_function(target, t)
+        finally:
+            self.file.close()
+            self.file = None
 
     def __exit__(self, *exc) -> None:
         if self.file is not None:
@@ -100,13 +151,66 @@ class FieldWriter:
             self.file = None
 
 
-class MetricsWriter:
-    """``metrics.csv``, one row per output time, written and flushed by rank 0."""
+def truncate_xdmf_series(path: Path, t_last: float) -> str:
+    """Drop output times after ``t_last`` from an XDMF file and its HDF5 data (rank 0).
 
-    def __init__(self, path: Path, comm, columns=METRIC_COLUMNS):
+    Returns "continue" when the series can be appended to, else a warning: the file
+    is missing or its HDF5 data was damaged by the kill (it is kept as
+    ``fields.h5.damaged``) and the series restarts at ``t_last``.
+    """
+    import xml.etree.ElementTree as ET
+
+    import h5py
+
+    h5_path = path.with_suffix(".h5")
+    if not path.exists() or not h5_path.exists():
+        return f"{path.name} was missing; the field series restarts at t = {t_last:.6g}"
+    try:
+        with h5py.File(h5_path, "r"):
+            pass
+        tree = ET.parse(path)
+    except (OSError, ET.ParseError) as error:
+        damaged = h5_path.with_name(h5_path.name + ".damaged")
+        os.replace(h5_path, damaged)
+        return (
+            f"{h5_path.name} could not be read after the interruption ({error}); it is "
+            f"kept as {damaged.name} and the field series restarts at t = {t_last:.6g}"
+        )
+    domain = tree.getroot().find("Domain")
+    stale: list[str] = []
+    tolerance = 1e-9 * max(1.0, abs(t_last))
+    for collection in domain.findall("Grid[@GridType='Collection']"):
+        for grid in list(collection.findall("Grid")):
+            time = grid.find("Time")
+            if time is not None and float(time.get("Value")) > t_last + tolerance:
+                stale.extend(item.text.split(":", 1)[1] for item in grid.iter("DataItem"))
+                collection.remove(grid)
+    if stale:
+        with h5py.File(h5_path, "a") as h5:
+            for dataset in stale:
+                if dataset in h5:
+                    del h5[dataset]
+        ET.register_namespace("xi", "https://www.w3.org/2001/XInclude")
+        tmp = path.with_suffix(".xdmf.tmp")
+        tree.write(tmp, xml_declaration=True, encoding="utf-8")
+        os.replace(tmp, path)
+    return "continue"
+
+
+class MetricsWriter:
+    """``metrics.csv``, one row per output time, written and flushed by rank 0.
+
+    ``previous`` rows (a resumed run's history, from its checkpoint) are written first,
+    so the file never holds rows a killed run wrote after its checkpoint twice.
+    """
+
+    def __init__(
+        self, path: Path, comm, columns=METRIC_COLUMNS, previous: list[dict] | None = None
+    ):
         self.path = path
         self.comm = comm
         self.columns = columns
+        self.previous = previous or []
         self.handle = None
         self.writer = None
 
@@ -115,6 +219,8 @@ class MetricsWriter:
             self.handle = open(self.path, "w", newline="")
             self.writer = csv.DictWriter(self.handle, fieldnames=self.columns)
             self.writer.writeheader()
+            for row in self.previous:
+                self.write(row)
         return self
 
     def write(self, row: dict) -> None:
@@ -140,6 +246,16 @@ def write_json(path: Path, data: dict, comm) -> None:
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(_jsonable(data), indent=2, sort_keys=False) + "\n")
         os.replace(tmp, path)
+
+
+def write_csv(path: Path, rows: list[dict], comm) -> None:
+    """Write rows (dicts with the same keys) as CSV on rank 0."""
+    if comm.rank == 0 and rows:
+        with open(path, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            for row in rows:
+                writer.writerow({key: _format(value) for key, value in row.items()})
 
 
 def write_text(path: Path, text: str, comm) -> None:

@@ -59,10 +59,11 @@ def build_perturbations(configs, selector: RegionSelector, comm) -> list[Perturb
 class PerturbationSchedule:
     """Applies the perturbations at the start of each step."""
 
-    def __init__(self, perturbations: list[Perturbation], model, stepper):
+    def __init__(self, perturbations: list[Perturbation], model, stepper, sites):
         self.perturbations = perturbations
         self.model = model
         self.stepper = stepper
+        self.sites = sites
         self.damage_state: tuple[bool, ...] = ()
         self.noise = np.zeros_like(model.u.x.array)
 
@@ -71,6 +72,7 @@ class PerturbationSchedule:
         for item in self.perturbations:
             if item.kind == "reset" and not item.applied and item.start < t + dt - 1e-9 * dt:
                 self.model.set_initial_conditions(item.dof_mask)
+                self.sites.reset(item.dof_mask)
                 self.stepper.restart_history()
                 item.applied = True
         damages = [p for p in self.perturbations if p.kind == "damage"]

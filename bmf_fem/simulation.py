@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -12,7 +13,21 @@ from mpi4py import MPI
 
 from bmf_fem import info
 from bmf_fem.buildup import build_up_report
-from bmf_fem.errors import ConfigError
+from bmf_fem.checkpoint import (
+    CheckpointState,
+    ModelState,
+    PerturbationState,
+    RunInterruptedError,
+    StepperState,
+    config_data,
+    config_hash,
+    mesh_fingerprint,
+    plan_resume,
+    restore_checkpoint,
+    stop_signals,
+    write_checkpoint,
+)
+from bmf_fem.detect import Detection
 from bmf_fem.inputs import build_inputs, input_rate
 from bmf_fem.linalg import SolverError
 from bmf_fem.meshes import build_mesh
@@ -26,10 +41,11 @@ from bmf_fem.output import (
     write_json,
     write_text,
 )
+from bmf_fem.parallel import print0
 from bmf_fem.perturbations import PerturbationSchedule, build_perturbations
 from bmf_fem.progress import Progress
 from bmf_fem.regions import RegionSelector
-from bmf_fem.sites import ContinuumSites
+from bmf_fem.sites import CellSites, ContinuumSites
 from bmf_fem.stepper import Stepper
 
 
@@ -47,11 +63,6 @@ class Simulation:
     def __init__(self, config, comm: MPI.Comm = MPI.COMM_WORLD, sources=None):
         started = time.perf_counter()
         self.config = config
-        if config.output.checkpoint_every:
-            raise ConfigError(
-                "output.checkpoint_every: checkpoints are not available in this version; "
-                "set it to 0"
-            )
         self.mesh_data = build_mesh(config.mesh.kind, dict(config.mesh.params), comm)
         self.comm = self.mesh_data.mesh.comm
         self.model = model = BmfModel(config, self.mesh_data)
@@ -68,12 +79,21 @@ class Simulation:
         )
         selector = RegionSelector(self.mesh_data, model.V)
         self.inputs = build_inputs(config.inputs, selector, self.comm)
+        if model.cells_mode:
+            self.sites = CellSites(model, self.mesh_data, config.output.seed)
+        else:
+            self.sites = ContinuumSites(model, self.stepper.lumped, self.stepper.n_owned)
         perturbations = build_perturbations(config.perturbations, selector, self.comm)
-        self.schedule = PerturbationSchedule(perturbations, model, self.stepper)
-        self.sites = ContinuumSites(model, self.stepper.lumped, self.stepper.n_owned)
+        self.schedule = PerturbationSchedule(perturbations, model, self.stepper, self.sites)
+        self.detection = None
+        if config.detect.detectors:
+            self.detection = Detection(config.detect, self.sites, config.time.dt)
         self.n_steps = max(0, math.ceil(config.time.t_end / config.time.dt - 1e-9))
         self.forcing = np.zeros_like(model.u.x.array)
         self.history: list[dict] = []
+        self.run_seconds_before = 0.0
+        self.resumed_from: list[int] = []
+        self._started: float | None = None
         self.setup_seconds = time.perf_counter() - started
 
     @property
@@ -87,6 +107,7 @@ class Simulation:
         active = input_rate(self.inputs, t, t + dt, self.forcing)
         where = f"step {self.stepper.step_index + 1} (t = {t + dt:.6g})"
         try:
+            self.sites.advance(self.stepper.step_index, dt)
             self.stepper.step(self.forcing if active else None, extra_noise)
         except SolverError as error:
             raise SimulationError(f"{error} at {where}") from None
@@ -98,6 +119,8 @@ class Simulation:
                 "time.dt, or check reaction, feedback and source for runaway growth"
             )
         self.sites.record(self.stepper.t)
+        if self.detection is not None:
+            self.detection.update(self.stepper.step_index, self.stepper.t)
 
     def metrics(self) -> dict[str, float]:
         row = {"step": self.stepper.step_index, "t": self.stepper.t}
@@ -121,31 +144,126 @@ class Simulation:
         return [f for name in self.config.output.fields for f in named[name]]
 
     def run(
-        self, out: str | Path | None = None, force: bool = False, progress: bool = True
+        self,
+        out: str | Path | None = None,
+        force: bool = False,
+        progress: bool = True,
+        resume: bool = False,
     ) -> dict:
-        """Run to ``time.t_end`` writing fields, metrics and a summary into ``out``."""
+        """Run to ``time.t_end`` writing fields, metrics and a summary into ``out``.
+
+        With ``resume`` a run directory holding a checkpoint continues from it (the
+        configuration must be the one it was written with), a finished one is left as
+        it is (its summary is returned) and anything else starts at t = 0.
+        """
         config = self.config
-        out = prepare_run_directory(Path(out or config.output.dir), force, self.comm)
+        out = Path(out or config.output.dir)
+        plan = plan_resume(out, config, self.comm) if resume else None
+        if plan is not None and plan.kind == "finished":
+            return plan.summary
+        restoring = plan is not None and plan.kind == "checkpoint"
+        fresh_over_partial = plan is not None and plan.kind == "fresh"
+        out = prepare_run_directory(out, force or fresh_over_partial, self.comm, keep=restoring)
+        if restoring:
+            self.restore(plan.state)
         from bmf_fem.config import dump_toml
 
         write_text(out / "config.toml", dump_toml(config.to_dict()), self.comm)
         every = config.output.every
-        started = time.perf_counter()
+        checkpoint_every = config.output.checkpoint_every
+        started = time.perf_counter() - self.run_seconds_before
+        self._started = started
+        first = self.stepper.step_index + 1
         with (
-            FieldWriter(out / "fields.xdmf", self.mesh_data, self.output_functions()) as fields,
-            MetricsWriter(out / "metrics.csv", self.comm) as metrics,
+            stop_signals() as stop,
+            FieldWriter(
+                out / "fields.xdmf",
+                self.mesh_data,
+                self.output_functions(),
+                resume_time=self.stepper.t if restoring else None,
+                comm=self.comm,
+            ) as fields,
+            MetricsWriter(out / "metrics.csv", self.comm, previous=self.history) as metrics,
             Progress(self.comm, self.n_steps, config.time.dt, enabled=progress) as bar,
         ):
-            self._output(fields, metrics, started)
-            for step in range(1, self.n_steps + 1):
+            if fields.warning:
+                print0(self.comm, f"bmf run: warning: {fields.warning}", file=sys.stderr)
+            if not restoring:
+                self._output(fields, metrics, started)
+            for step in range(first, self.n_steps + 1):
                 self.step()
                 if step % every == 0 or step == self.n_steps:
                     self._output(fields, metrics, started)
                 bar.update(step, self.history[-1] if self.history else None)
+                if step < self.n_steps:
+                    self._checkpoint_if_due(out, step, checkpoint_every, stop)
         run_seconds = time.perf_counter() - started
         summary = self.summary(run_seconds)
         write_json(out / "summary.json", summary, self.comm)
         return summary
+
+    def _checkpoint_if_due(self, out: Path, step: int, every: int, stop) -> None:
+        """Checkpoint every ``every`` steps; on SIGTERM/SIGINT checkpoint and stop."""
+        checkpoint = None
+        if every and step % every == 0:
+            checkpoint = self.write_checkpoint(out)
+        signum = stop.requested(self.comm)
+        if signum:
+            checkpoint = checkpoint or self.write_checkpoint(out)
+            raise RunInterruptedError(signum, step, self.stepper.t, checkpoint)
+
+    def checkpoint_components(self) -> dict[str, object]:
+        """The parts of the run whose state a checkpoint holds (bmf_fem.checkpoint)."""
+        components = {
+            "run": self,
+            "model": ModelState(self.model),
+            "stepper": StepperState(self.stepper),
+            "perturbations": PerturbationState(self.schedule),
+        }
+        for name in ("sites", "detectors"):
+            part = getattr(self, name, None)
+            parts = part if isinstance(part, list | tuple) else [part]
+            for index, item in enumerate(parts):
+                if hasattr(item, "checkpoint_state"):
+                    key = name if len(parts) == 1 else f"{name}.{index}"
+                    components[key] = item
+        return components
+
+    def checkpoint_state(self) -> CheckpointState:
+        """The run's own state: metric rows so far and the run time spent on them."""
+        elapsed = time.perf_counter() - self._started if self._started is not None else 0.0
+        return CheckpointState(
+            values={
+                "history": self.history,
+                "run_seconds": elapsed,
+                "resumed_from": self.resumed_from,
+            }
+        )
+
+    def restore_checkpoint(self, state: CheckpointState) -> None:
+        self.history = [dict(row) for row in state.values["history"]]
+        self.run_seconds_before = float(state.values["run_seconds"])
+        self.resumed_from = list(state.values["resumed_from"])
+
+    def write_checkpoint(self, out: str | Path) -> Path:
+        """Write a checkpoint of the current step into ``out/checkpoint`` (collective)."""
+        meta = {
+            "step": self.stepper.step_index,
+            "t": self.stepper.t,
+            "dt": self.stepper.dt,
+            "n_steps": self.n_steps,
+            "mpi_size": self.comm.size,
+            "config_hash": config_hash(self.config),
+            "config": config_data(self.config),
+            "noise": {"seed": self.config.output.seed, "step": self.stepper.step_index},
+            "mesh": mesh_fingerprint(self.mesh_data.mesh),
+        }
+        return write_checkpoint(Path(out), self.checkpoint_components(), meta, self.mesh_data.mesh)
+
+    def restore(self, state: dict) -> None:
+        """Continue from checkpoint ``state`` (``plan_resume(...).state``; collective)."""
+        restore_checkpoint(state, self.checkpoint_components(), self.mesh_data.mesh)
+        self.resumed_from.append(self.stepper.step_index)
 
     def _output(self, fields: FieldWriter, metrics: MetricsWriter, started: float) -> None:
         row = self.metrics()
@@ -160,7 +278,9 @@ class Simulation:
         return {
             "bmf_fem": info.versions(),
             "git_commit": info.git_commit(),
+            "config_hash": config_hash(self.config),
             "mpi_size": self.comm.size,
+            "resumed_from": self.resumed_from,
             "seed": self.config.output.seed,
             "mesh": self.mesh_data.description,
             "dofs": self.model.V.dofmap.index_map.size_global,
@@ -171,6 +291,7 @@ class Simulation:
                 "ms_per_step": 1e3 * run_seconds / steps,
             },
             "final_metrics": self.history[-1] if self.history else {},
+            "detection": self.detection.summary(self.comm) if self.detection else {},
             "results": {
                 **summarise_history(self.history),
                 **build_up_report(self.history, [i.train for i in self.inputs]),

@@ -2,7 +2,7 @@
 
 All explicit terms of a step are evaluated from the state at t^n, then every unknown is
 advanced on its own: a pointwise update when its equation has no diffusion, otherwise a
-right-hand side ``b = M q + m_L * noise`` (one SpMV, no form assembly) and a solve with
+right-hand side ``b = M q`` (one SpMV, no form assembly) and a solve with
 the equation's reusable KSP. SBDF2 starts with one SBDF1 step (and again after a reset).
 """
 
@@ -83,21 +83,19 @@ class ImexUnknown:
             self.previous[:] = current
 
         if self.solver is None:
-            if noise is not None:
-                q += noise
             if load is not None:
                 q += stepper.array_of(load) / stepper.lumped
             current[:] = q / (beta / dt + float(self.equation.rate.value))
             self.iterations = 0
-            return
-        stepper.mass.mult(self.rhs_nodal.x.petsc_vec, self.rhs)
+        else:
+            stepper.mass.mult(self.rhs_nodal.x.petsc_vec, self.rhs)
+            if load is not None:
+                self.rhs.axpy(1.0, load)
+            self.iterations = self.solver.solve(self.rhs, self.function)
         if noise is not None:
-            noise_vec = stepper.scratch_vec
-            noise_vec.array[:] = noise[: stepper.n_owned] * stepper.lumped[: stepper.n_owned]
-            self.rhs.axpy(1.0, noise_vec)
-        if load is not None:
-            self.rhs.axpy(1.0, load)
-        self.iterations = self.solver.solve(self.rhs, self.function)
+            # Euler-Maruyama increment after the deterministic step, so neither the
+            # implicit rates nor the stabilisation damp the noise.
+            current += noise
 
 
 class Stepper:
@@ -128,7 +126,6 @@ class Stepper:
         rowsum, hrz = lumped_mass(self.mass)
         self.lumped = self._ghosted(hrz)
         self.rowsum = self._ghosted(rowsum)
-        self.scratch_vec = self.mass.createVecLeft()
         self.min_cell_size = _min_cell_size(V.mesh)
         self.unknowns = [
             ImexUnknown(equation, function, self)
@@ -142,7 +139,6 @@ class Stepper:
         self.step_index = 0
         self.history_start = 0
         self.t = 0.0
-        self.field_noise = np.zeros_like(self.lumped)
         self.assemble()
 
     def _ghosted(self, vec: PETSc.Vec) -> np.ndarray:
@@ -183,7 +179,9 @@ class Stepper:
         state = model.state(t0)
         explicit = [unknown.explicit_terms(state) for unknown in self.unknowns]
         field_noise = self._noise(FIELD_NOISE_STREAM, model.field.noise, extra_noise)
-        site_noise = self._noise(SITE_NOISE_STREAM, model.sites.noise, None)
+        site_noise = None
+        if model.sites is not None:
+            site_noise = self._noise(SITE_NOISE_STREAM, model.sites.noise, None)
         loads = self._loads(t1)
         for unknown, terms in zip(self.unknowns, explicit, strict=True):
             name = unknown.equation.name
@@ -199,12 +197,12 @@ class Stepper:
         self.t = self.step_index * self.dt
 
     def _noise(self, stream: int, sigma: float, extra: np.ndarray | None):
-        """The nodal noise rate ``sigma xi / sqrt(dt m_i)``, or None without noise."""
+        """The nodal noise increment ``sigma xi sqrt(dt / m_i)``, or None without noise."""
         if sigma == 0.0 and extra is None:
             return None
         amplitude = sigma if extra is None else sigma + extra
         xi = self.noise_source.normal(self.step_index, stream)
-        return amplitude * xi / np.sqrt(self.dt * self.lumped)
+        return amplitude * xi * np.sqrt(self.dt / self.lumped)
 
     def _loads(self, t: float) -> dict[str, PETSc.Vec]:
         """Assembled source forms (scripts and verification), evaluated at t^{n+1}."""

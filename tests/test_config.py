@@ -208,7 +208,7 @@ def test_config_is_frozen():
         ({"dt": 0.1}, ["unknown top-level key dt", "did you mean time.dt?"]),
         ({"time": {"tau": 5}}, ["unknown key time.tau", "did you mean memory.tau?"]),
         ({"time": {"D": 1}}, ["did you mean field.D, memory.D or sites.D?"]),
-        ({"rate": 1}, ["unknown top-level key rate (did you mean sites.rate? keys go in"]),
+        ({"rate": 1}, ["unknown top-level key rate (did you mean sites.rate or detect.rate? keys go in"]),
         (
             {"input": [{}, {"amplitud": 2}]},
             ["unknown key input.1.amplitud", "did you mean input.1.amplitude?", "[[input]]"],
@@ -325,8 +325,8 @@ def test_wrong_types_name_the_key_the_value_and_the_expected_type(data, expected
             "no such file /nonexistent/a.msh",
         ),
         (
-            {"sites": {"mode": "cells"}},
-            'sites.mode = "cells" is not valid; valid values: "continuum"',
+            {"sites": {"mode": "cell"}},
+            'sites.mode = "cell" is not valid',
         ),
         ({"sites": {"rate": -1.0}}, "sites.rate = -1.0 is not valid: it must be >= 0"),
         ({"sites": {"stabilisation": -2}}, "sites.stabilisation = -2 is not valid"),

@@ -1,0 +1,555 @@
+"""Checkpoints for ``bmf run --resume``: the whole state of a run at a step boundary.
+
+Layout in the run directory::
+
+    checkpoint/
+        mesh.bp/                the mesh in its input order (adios4dolfinx), written once
+        step-000000200/         the newest complete checkpoint; older ones are removed
+            functions.bp/       every dof-based array, in input order (adios4dolfinx)
+            state.json          step, time, resolved config and its hash, mesh
+                                fingerprint, and every component's small global values
+        step-000000300.partial/ a checkpoint being written: ignored, removed later
+
+A checkpoint is written into ``step-N.partial`` by all ranks; after a barrier rank 0
+writes ``state.json`` last, syncs the files and renames the directory to ``step-N``
+(atomic on POSIX file systems). A kill at any moment therefore leaves the previous
+complete ``step-M`` in place, and resume picks the complete directory with the largest
+step.
+
+Functions are written with ``adios4dolfinx.write_function_on_input_mesh`` and read back
+with ``adios4dolfinx.read_function`` into the mesh the configuration builds again
+(gmsh numbers cells the same way on any rank count), so a run checkpointed on N ranks
+resumes on M. ``mesh.bp`` makes a checkpoint self-contained for post-processing:
+``adios4dolfinx.read_mesh(mesh.bp)`` then ``read_function(functions.bp, f, name=...)``
+(names in ``state.json``).
+
+Components: adding state to checkpoints
+---------------------------------------
+A run's state is the union of its components' states (``Simulation.checkpoint_components``:
+the run's metric history, the model's unknowns, the stepper's SBDF histories and step
+counter, the perturbations' flags, and any ``sites`` or ``detectors`` object that
+implements the two methods below). A component is any object with
+
+``checkpoint_state() -> CheckpointState``
+    ``functions``: name -> ``fem.Function`` holding its dof-based data (live functions,
+    or scratch functions filled from arrays); ``values``: small JSON-able data that is
+    the same on every rank (scalars, flags, per-site lists). Per-rank arrays that are
+    not functions cannot be moved to another rank count; put them in a DG0 (per cell)
+    or P1 function.
+``restore_checkpoint(state: CheckpointState) -> None``
+    called on resume with the functions of a fresh ``checkpoint_state()`` already read
+    in place and ``state.values`` replaced by the stored values.
+
+A component must not depend on anything the run rebuilds from the configuration (it is
+rebuilt before the restore). Noise needs no state: it is a pure function of
+(seed, stream, step, dof), so the step index is enough.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from dolfinx import fem
+from mpi4py import MPI
+
+from bmf_fem.errors import ConfigError
+
+CHECKPOINT_DIR = "checkpoint"
+FORMAT_VERSION = 1
+_STEP_DIR = re.compile(r"^step-(\d+)$")
+
+
+@dataclass
+class CheckpointState:
+    """What one component contributes to a checkpoint (see the module docstring)."""
+
+    functions: dict[str, fem.Function] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+class Checkpointable(Protocol):
+    def checkpoint_state(self) -> CheckpointState: ...
+
+    def restore_checkpoint(self, state: CheckpointState) -> None: ...
+
+
+class RunInterruptedError(Exception):
+    """SIGTERM or SIGINT stopped a run at a step boundary after a final checkpoint."""
+
+    def __init__(self, signum: int, step: int, t: float, checkpoint: Path):
+        self.signum = signum
+        self.step = step
+        self.t = t
+        self.checkpoint = checkpoint
+        name = signal.Signals(signum).name
+        super().__init__(
+            f"stopped by {name} at step {step} (t = {t:.6g}); checkpoint written to "
+            f"{checkpoint}; continue with --resume"
+        )
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
+# ---------------------------------------------------------------------------------------
+# The built-in components
+
+
+class ModelState:
+    """Every unknown (u, all memory modes, s) and the expression times of the model."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def checkpoint_state(self) -> CheckpointState:
+        functions = {f.name: f for f in self.model.unknowns}
+        functions["expression_time"] = self.model.expression_time
+        return CheckpointState(functions)
+
+    def restore_checkpoint(self, state: CheckpointState) -> None:
+        self.model.update_derived()
+
+
+class StepperState:
+    """Step counter, SBDF2 start and, for SBDF2, the histories w^{n-1} and N(w^{n-1})."""
+
+    def __init__(self, stepper):
+        self.stepper = stepper
+        self.scratch: dict[str, fem.Function] = {}
+
+    def _scratch(self, name: str, like: fem.Function) -> fem.Function:
+        if name not in self.scratch:
+            self.scratch[name] = fem.Function(like.function_space, name=name)
+        return self.scratch[name]
+
+    def checkpoint_state(self) -> CheckpointState:
+        stepper = self.stepper
+        functions = {}
+        explicit_saved = []
+        if stepper.scheme == "sbdf2":
+            for unknown in stepper.unknowns:
+                name = unknown.equation.name
+                previous = self._scratch(f"previous.{name}", unknown.function)
+                previous.x.array[:] = unknown.previous
+                functions[previous.name] = previous
+                # Always listed (zeros before the first step) so the set of functions
+                # does not depend on the step.
+                explicit = self._scratch(f"previous_explicit.{name}", unknown.function)
+                explicit.x.array[:] = 0.0
+                if unknown.previous_explicit is not None:
+                    explicit.x.array[:] = unknown.previous_explicit
+                    explicit_saved.append(name)
+                functions[explicit.name] = explicit
+        values = {
+            "step_index": stepper.step_index,
+            "history_start": stepper.history_start,
+            "t": stepper.t,
+            "scheme": stepper.scheme,
+            "previous_explicit": explicit_saved,
+        }
+        return CheckpointState(functions, values)
+
+    def restore_checkpoint(self, state: CheckpointState) -> None:
+        stepper = self.stepper
+        values = state.values
+        stepper.step_index = int(values["step_index"])
+        stepper.history_start = int(values["history_start"])
+        stepper.t = stepper.step_index * stepper.dt
+        for unknown in stepper.unknowns:
+            name = unknown.equation.name
+            if f"previous.{name}" in state.functions:
+                unknown.previous[:] = state.functions[f"previous.{name}"].x.array
+            if name in values["previous_explicit"]:
+                explicit = state.functions[f"previous_explicit.{name}"].x.array
+                unknown.previous_explicit = explicit.copy()
+
+
+class PerturbationState:
+    """Which resets have been applied (damage and noise follow from the time)."""
+
+    def __init__(self, schedule):
+        self.schedule = schedule
+
+    def checkpoint_state(self) -> CheckpointState:
+        applied = [bool(item.applied) for item in self.schedule.perturbations]
+        return CheckpointState(values={"applied": applied})
+
+    def restore_checkpoint(self, state: CheckpointState) -> None:
+        for item, applied in zip(self.schedule.perturbations, state.values["applied"], strict=True):
+            item.applied = bool(applied)
+
+
+# ---------------------------------------------------------------------------------------
+# Configuration identity
+
+
+def config_data(config) -> dict:
+    """The resolved configuration as plain JSON data, as summary.json holds it."""
+    return _plain_json(config.to_dict())
+
+
+def _plain_json(value: Any) -> Any:
+    """Tuples as lists and non-finite floats as strings ("inf"), like summary.json."""
+    if isinstance(value, dict):
+        return {str(key): _plain_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain_json(item) for item in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return str(value)
+    return value
+
+
+def config_hash(config) -> str:
+    """sha256 of the resolved configuration (canonical JSON), in summaries and sweeps."""
+    text = json.dumps(config.to_dict(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def config_differences(stored: Any, current: Any, prefix: str = "") -> list[str]:
+    """Dotted keys where two resolved configurations differ, with both values."""
+    if isinstance(stored, dict) and isinstance(current, dict):
+        found = []
+        for key in list(stored) + [k for k in current if k not in stored]:
+            where = f"{prefix}.{key}" if prefix else str(key)
+            if key not in current:
+                found.append(f"{where} (was {stored[key]!r}, now unset)")
+            elif key not in stored:
+                found.append(f"{where} (was unset, now {current[key]!r})")
+            else:
+                found.extend(config_differences(stored[key], current[key], where))
+        return found
+    if isinstance(stored, list) and isinstance(current, list) and len(stored) == len(current):
+        found = []
+        for index, (a, b) in enumerate(zip(stored, current, strict=True)):
+            found.extend(config_differences(a, b, f"{prefix}.{index}"))
+        return found
+    if stored != current:
+        return [f"{prefix} (was {stored!r}, now {current!r})"]
+    return []
+
+
+def require_same_config(stored: dict, config, what: str, where: Path) -> None:
+    """Refuse (ConfigError, exit 2) to continue a run under another configuration."""
+    differences = config_differences(_plain_json(stored), config_data(config))
+    if differences:
+        shown = "; ".join(differences[:3])
+        more = f" and {len(differences) - 3} more" if len(differences) > 3 else ""
+        raise ConfigError(
+            f"cannot resume {where}: the configuration differs from the one {what} was "
+            f"written with, at {shown}{more}; run with the same configuration, or pass "
+            "--force to start this directory over (or choose another --out)"
+        )
+
+
+def mesh_fingerprint(mesh) -> dict[str, Any]:
+    """Global cell and node counts and a partition-independent coordinate checksum."""
+    comm = mesh.comm
+    tdim = mesh.topology.dim
+    n_nodes = mesh.geometry.index_map().size_local
+    x = mesh.geometry.x[:n_nodes]
+    original = np.asarray(mesh.geometry.input_global_indices[:n_nodes], dtype=np.float64)
+    weights = 1.0 + np.mod(original, 97.0) / 97.0
+    checksum = comm.allreduce(float(np.sum(weights[:, None] * x)), op=MPI.SUM)
+    return {
+        "cells": mesh.topology.index_map(tdim).size_global,
+        "nodes": mesh.geometry.index_map().size_global,
+        "checksum": checksum,
+    }
+
+
+def _same_mesh(stored: dict, current: dict) -> bool:
+    if stored["cells"] != current["cells"] or stored["nodes"] != current["nodes"]:
+        return False
+    scale = max(abs(stored["checksum"]), 1.0)
+    return abs(stored["checksum"] - current["checksum"]) <= 1e-9 * scale
+
+
+# ---------------------------------------------------------------------------------------
+# Finding and planning
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    """The complete checkpoint with the largest step in ``run_dir`` (rank-local look)."""
+    directory = Path(run_dir) / CHECKPOINT_DIR
+    if not directory.is_dir():
+        return None
+    found = []
+    for entry in directory.iterdir():
+        match = _STEP_DIR.match(entry.name)
+        if match and (entry / "state.json").is_file():
+            found.append((int(match.group(1)), entry))
+    return max(found)[1] if found else None
+
+
+@dataclass
+class ResumePlan:
+    """What ``--resume`` does in a run directory.
+
+    ``kind`` is "fresh" (nothing to continue: start at t = 0, replacing partial
+    outputs), "checkpoint" (continue from ``state``) or "finished" (summary.json is
+    there; nothing to do).
+    """
+
+    kind: str
+    state: dict | None = None
+    summary: dict | None = None
+
+
+def plan_resume(run_dir: Path, config, comm: MPI.Comm) -> ResumePlan:
+    """Decide how to resume ``run_dir`` under ``config`` (collective; rank 0 reads).
+
+    Raises ConfigError when the directory's run was made with another configuration.
+    """
+    plan: ResumePlan | ConfigError | None = None
+    if comm.rank == 0:
+        try:
+            plan = _plan_resume(Path(run_dir), config)
+        except ConfigError as error:
+            plan = error
+    plan = comm.bcast(plan, root=0)
+    if isinstance(plan, ConfigError):
+        raise plan
+    return plan
+
+
+def _plan_resume(run_dir: Path, config) -> ResumePlan:
+    summary_path = run_dir / "summary.json"
+    if summary_path.is_file():
+        summary = json.loads(summary_path.read_text())
+        require_same_config(summary.get("config", {}), config, "the finished run", run_dir)
+        return ResumePlan("finished", summary=summary)
+    latest = latest_checkpoint(run_dir)
+    if latest is not None:
+        state = json.loads((latest / "state.json").read_text())
+        require_same_config(state["config"], config, "its checkpoint", run_dir)
+        state["path"] = str(latest)
+        return ResumePlan("checkpoint", state=state)
+    written = run_dir / "config.toml"
+    if written.is_file():
+        import tomllib
+
+        try:
+            stored = tomllib.loads(written.read_text())
+        except (tomllib.TOMLDecodeError, ValueError):
+            stored = None
+        if stored is not None:
+            require_same_config(stored, config, "its config.toml", run_dir)
+    return ResumePlan("fresh")
+
+
+# ---------------------------------------------------------------------------------------
+# Writing and reading
+
+
+def write_checkpoint(
+    run_dir: Path, components: dict[str, Checkpointable], meta: dict, mesh
+) -> Path:
+    """Write the state of every component as checkpoint ``step-<meta['step']>`` (collective).
+
+    Returns the checkpoint directory. The previous checkpoint stays usable until the
+    new one is complete, then it is removed.
+    """
+    adios2, adios4dolfinx = _adios()
+    comm = mesh.comm
+    directory = Path(run_dir) / CHECKPOINT_DIR
+    name = f"step-{int(meta['step']):09d}"
+    partial = directory / f"{name}.partial"
+    final = directory / name
+    if comm.rank == 0:
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.partial"):
+            shutil.rmtree(stale, ignore_errors=True)
+        partial.mkdir()
+    if comm.bcast(not (directory / "mesh.bp").exists(), root=0):
+        adios4dolfinx.write_mesh_input_order(partial / "mesh.bp", mesh)
+        comm.barrier()
+        if comm.rank == 0:
+            _sync_tree(partial / "mesh.bp")
+            os.replace(partial / "mesh.bp", directory / "mesh.bp")
+
+    functions_file = partial / "functions.bp"
+    function_names: dict[str, dict[str, str]] = {}
+    values: dict[str, dict] = {}
+    mode = adios2.Mode.Write
+    count = 0
+    for component_name, component in components.items():
+        state = component.checkpoint_state()
+        values[component_name] = state.values
+        names = {}
+        for key, function in state.functions.items():
+            # Stored as f<i>: adios4dolfinx reserves names ending in "_time" and the
+            # like; state.json maps them back.
+            stored = f"f{count}"
+            count += 1
+            adios4dolfinx.write_function_on_input_mesh(
+                functions_file, function, mode=mode, time=0.0, name=stored
+            )
+            mode = adios2.Mode.Append
+            names[key] = stored
+        function_names[component_name] = names
+    comm.barrier()
+    if comm.rank == 0:
+        document = {
+            "format": FORMAT_VERSION,
+            **meta,
+            "functions": function_names,
+            "components": values,
+        }
+        _write_json_synced(partial / "state.json", document)
+        _sync_tree(partial)
+        os.replace(partial, final)
+        _sync_directory(directory)
+        for entry in directory.iterdir():
+            if _STEP_DIR.match(entry.name) and entry != final:
+                shutil.rmtree(entry, ignore_errors=True)
+    comm.barrier()
+    return final
+
+
+def restore_checkpoint(state: dict, components: dict[str, Checkpointable], mesh) -> None:
+    """Read checkpoint ``state`` (from plan_resume) into the components (collective)."""
+    _, adios4dolfinx = _adios()
+    path = Path(state["path"])
+    current = mesh_fingerprint(mesh)
+    if not _same_mesh(state["mesh"], current):
+        raise ConfigError(
+            f"cannot resume from {path}: the mesh built from the configuration "
+            f"({current['cells']} cells, {current['nodes']} nodes) is not the mesh of the "
+            f"checkpoint ({state['mesh']['cells']} cells, {state['mesh']['nodes']} nodes); "
+            "was the mesh file or the gmsh version changed?"
+        )
+    missing = [name for name in components if name not in state["components"]]
+    unknown = [name for name in state["components"] if name not in components]
+    if missing or unknown:
+        raise ConfigError(
+            f"cannot resume from {path}: it holds the state of {sorted(state['components'])} "
+            f"but this run has {sorted(components)}; it was written by another version"
+        )
+    for name, component in components.items():
+        fresh = component.checkpoint_state()
+        stored_names = state["functions"][name]
+        if set(stored_names) != set(fresh.functions):
+            raise ConfigError(
+                f"cannot resume from {path}: component {name} stored functions "
+                f"{sorted(stored_names)} but now has {sorted(fresh.functions)}"
+            )
+        for key, function in fresh.functions.items():
+            adios4dolfinx.read_function(
+                path / "functions.bp", function, time=0.0, name=stored_names[key]
+            )
+        fresh.values = state["components"][name]
+        component.restore_checkpoint(fresh)
+
+
+def _adios():
+    """adios2 (MPI bindings) and adios4dolfinx.
+
+    Debian's adios2 loads its serial bindings unless it sees mpirun's environment, and
+    adios4dolfinx refuses those; a serial run (no mpirun) needs ADIOS2_ALWAYS_USE_MPI.
+    """
+    os.environ.setdefault("ADIOS2_ALWAYS_USE_MPI", "1")
+    import adios2
+    import adios4dolfinx
+
+    return adios2.bindings, adios4dolfinx
+
+
+def _write_json_synced(path: Path, data: dict) -> None:
+    with open(path, "w") as handle:
+        json.dump(data, handle, indent=1)
+        handle.write("\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _sync_tree(path: Path) -> None:
+    """fsync every file below ``path`` and the directories themselves (power cuts)."""
+    for root, _, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                descriptor = os.open(os.path.join(root, name), os.O_RDONLY)
+                try:
+                    os.fsync(descriptor)
+                finally:
+                    os.close(descriptor)
+        _sync_directory(Path(root))
+
+
+def _sync_directory(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        descriptor = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+
+# ---------------------------------------------------------------------------------------
+# Stop signals
+
+
+class StopSignals:
+    """SIGTERM and SIGINT set a flag that runs check collectively at step boundaries.
+
+    A second signal while the first is pending raises KeyboardInterrupt at once.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self):
+        self.received = 0
+        self.previous: dict[int, Any] = {}
+
+    def _handler(self, signum, frame) -> None:
+        if self.received:
+            raise KeyboardInterrupt
+        self.received = signum
+
+    def install(self) -> bool:
+        if threading.current_thread() is not threading.main_thread():
+            return False
+        for signum in self.SIGNALS:
+            self.previous[signum] = signal.signal(signum, self._handler)
+        return True
+
+    def uninstall(self) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+        self.previous.clear()
+
+    def requested(self, comm: MPI.Comm) -> int:
+        """The signal any rank received (0: none); collective."""
+        return comm.allreduce(self.received, op=MPI.MAX)
+
+
+_active: StopSignals | None = None
+
+
+@contextlib.contextmanager
+def stop_signals() -> Iterator[StopSignals]:
+    """Catch SIGTERM/SIGINT for the duration (shared when nested: a sweep and its runs)."""
+    global _active
+    if _active is not None:
+        yield _active
+        return
+    stop = StopSignals()
+    stop.install()
+    _active = stop
+    try:
+        yield stop
+    finally:
+        _active = None
+        stop.uninstall()
