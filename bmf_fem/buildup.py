@@ -28,6 +28,7 @@ def build_up_report(rows: list[dict], trains: list[PulseTrain]) -> dict[str, flo
     """Peak, wane %, scope kept %, pulse counts and their ratio (None where undefined)."""
     if not rows or not trains:
         return {}
+    onsets = onset_delays(rows, trains)
     t = np.array([row["t"] for row in rows])
     phi = np.array([row["phi_max"] for row in rows])
     u = np.array([row["u_max"] for row in rows])
@@ -44,6 +45,7 @@ def build_up_report(rows: list[dict], trains: list[PulseTrain]) -> dict[str, flo
     report: dict[str, float | int | None] = {
         "peak_intensity": peak,
         "pulses_first": pulses_started(first, t[reached[0]]),
+        "onset_delays": onsets,
     }
     if restart is None:
         return report
@@ -61,3 +63,27 @@ def build_up_report(rows: list[dict], trains: list[PulseTrain]) -> dict[str, flo
     else:
         report["restart_ratio"] = None
     return report
+
+
+def onset_delays(rows: list[dict], trains: list[PulseTrain]) -> list[float | None]:
+    """For each train that starts with no site active: the time to the first active site.
+
+    ``active_fraction`` (sites above ``sites.on`` now) rather than the expression record,
+    so a re-induction after the sites were reset counts again. None: no onset before the
+    next train (or the end).
+    """
+    if "active_fraction" not in rows[0]:
+        return []
+    t = np.array([row["t"] for row in rows])
+    active = np.array([row["active_fraction"] for row in rows])
+    starts = sorted({train.start for train in trains})
+    delays: list[float | None] = []
+    for index, start in enumerate(starts):
+        end = starts[index + 1] if index + 1 < len(starts) else np.inf
+        window = (t >= start) & (t < end)
+        if not window.any() or active[np.argmax(window)] > 0.0:
+            delays.append(None)
+            continue
+        onset = np.flatnonzero(window & (active > 0.0))
+        delays.append(float(t[onset[0]] - start) if onset.size else None)
+    return delays

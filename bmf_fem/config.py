@@ -238,6 +238,7 @@ class PerturbationConfig(_Section):
     stop: float = math.inf
     factor: float = 0.1
     sigma: float = 0.0
+    fields: tuple[str, ...] = ("u", "m", "s")
 
     @property
     def location(self) -> str:
@@ -255,6 +256,8 @@ class PerturbationConfig(_Section):
             del data["factor"]
         if self.kind != "noise":
             del data["sigma"]
+        if self.kind != "reset":
+            del data["fields"]
         return data
 
 
@@ -970,6 +973,16 @@ def _read_perturbation(data: Any, path: str) -> PerturbationConfig:
     kind = table.choice("kind", PERTURBATION_KINDS)
     _reject_unused(table, ("factor",), "kind", kind, "damage")
     _reject_unused(table, ("sigma",), "kind", kind, "noise")
+    _reject_unused(table, ("fields",), "kind", kind, "reset")
+    fields = table.raw("fields")
+    valid = '"u", "m", "s"'
+    if not isinstance(fields, list | tuple) or not fields or any(
+        name not in ("u", "m", "s") for name in fields
+    ):
+        raise ConfigError(
+            f"{path}.fields = {_show(fields)} is not valid: a non-empty array of {valid}"
+            " (the unknowns a reset sets back; m means every memory mode)"
+        )
 
     locations = []
     if table.given("region"):
@@ -1020,6 +1033,7 @@ def _read_perturbation(data: Any, path: str) -> PerturbationConfig:
         stop=stop,
         factor=table.real("factor", at_least=0),
         sigma=sigma,
+        fields=tuple(dict.fromkeys(fields)),
     )
 
 

@@ -42,6 +42,7 @@ def lumped_mass(mass: PETSc.Mat) -> tuple[PETSc.Vec, PETSc.Vec]:
     mass.mult(ones, rowsum)
     diagonal = mass.getDiagonal()
     diagonal.scale(rowsum.sum() / diagonal.sum())
+    ones.destroy()
     return rowsum, diagonal
 
 

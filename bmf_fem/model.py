@@ -112,14 +112,18 @@ class BmfModel:
             values[name] = scratch.x.array.copy()
         return values
 
-    def set_initial_conditions(self, mask: np.ndarray | None = None) -> None:
-        """Set the unknowns to their initial values (only where ``mask`` is true)."""
+    def set_initial_conditions(
+        self, mask: np.ndarray | None = None, fields: tuple[str, ...] = ("u", "m", "s")
+    ) -> None:
+        """Set ``fields`` (u, m: every mode, s) to their initial values where ``mask``."""
         values = self.initial_values()
         where = slice(None) if mask is None else mask
-        self.u.x.array[where] = values["u"][where]
-        for mode in self.memory_modes:
-            mode.x.array[where] = values["m"][where]
-        if not self.cells_mode:
+        if "u" in fields:
+            self.u.x.array[where] = values["u"][where]
+        if "m" in fields:
+            for mode in self.memory_modes:
+                mode.x.array[where] = values["m"][where]
+        if not self.cells_mode and "s" in fields:
             self.s.x.array[where] = values["s"][where]
             if mask is None:
                 self.expression_time.x.array[:] = -1.0

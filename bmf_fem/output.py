@@ -13,6 +13,7 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 from dolfinx import fem, io
 
 from bmf_fem.checkpoint import CHECKPOINT_DIR
@@ -40,16 +41,17 @@ METRIC_COLUMNS = (
     "ksp_its_m",
     "ksp_its_s",
     "wall_s",
+    "active_fraction",
 )
 
 
 def refuse_old_results(path: Path, force: bool) -> list[str]:
     """The result files already in ``path``; an error unless ``force``."""
-    existing = [name for name in RESULT_FILES if (path / name).exists()]
+    existing = [name for name in (*RESULT_FILES, CHECKPOINT_DIR) if (path / name).exists()]
     if existing and not force:
         raise ConfigError(
             f"output directory {path} already holds results ({', '.join(existing)}); "
-            "pass --force to overwrite them or choose another --out"
+            "pass --resume to continue it, --force to overwrite it, or choose another --out"
         )
     return existing
 
@@ -117,9 +119,22 @@ class FieldWriter:
 
     def __enter__(self) -> FieldWriter:
         if self.resume_time is not None:
+            geometry = self.mesh_data.mesh.geometry
+            owned = geometry.x[: geometry.index_map().size_local]
+            nodes = self.comm.gather(owned, root=0)
             verdict = None
             if self.comm.rank == 0:
                 verdict = truncate_xdmf_series(self.path, self.resume_time)
+                if verdict == "continue":
+                    verdict = match_node_order(self.path.with_suffix(".h5"), np.vstack(nodes))
+                if verdict != "continue":
+                    for old in (self.path, self.path.with_suffix(".h5")):
+                        if old.exists():
+                            os.replace(old, old.with_name(old.name + ".before-resume"))
+                    verdict += (
+                        f"; the old files are kept as *.before-resume and the field series "
+                        f"restarts at t = {self.resume_time:.6g}"
+                    )
             verdict = self.comm.bcast(verdict, root=0)
             if verdict == "continue":
                 return self
@@ -154,9 +169,8 @@ class FieldWriter:
 def truncate_xdmf_series(path: Path, t_last: float) -> str:
     """Drop output times after ``t_last`` from an XDMF file and its HDF5 data (rank 0).
 
-    Returns "continue" when the series can be appended to, else a warning: the file
-    is missing or its HDF5 data was damaged by the kill (it is kept as
-    ``fields.h5.damaged``) and the series restarts at ``t_last``.
+    Returns "continue" when the series can be appended to, else why not (a file is
+    missing, or the kill damaged the HDF5 file).
     """
     import xml.etree.ElementTree as ET
 
@@ -164,18 +178,13 @@ def truncate_xdmf_series(path: Path, t_last: float) -> str:
 
     h5_path = path.with_suffix(".h5")
     if not path.exists() or not h5_path.exists():
-        return f"{path.name} was missing; the field series restarts at t = {t_last:.6g}"
+        return f"{path.name} or {h5_path.name} is missing"
     try:
         with h5py.File(h5_path, "r"):
             pass
         tree = ET.parse(path)
     except (OSError, ET.ParseError) as error:
-        damaged = h5_path.with_name(h5_path.name + ".damaged")
-        os.replace(h5_path, damaged)
-        return (
-            f"{h5_path.name} could not be read after the interruption ({error}); it is "
-            f"kept as {damaged.name} and the field series restarts at t = {t_last:.6g}"
-        )
+        return f"{path.name} or {h5_path.name} could not be read after the interruption ({error})"
     domain = tree.getroot().find("Domain")
     stale: list[str] = []
     tolerance = 1e-9 * max(1.0, abs(t_last))
@@ -194,6 +203,41 @@ def truncate_xdmf_series(path: Path, t_last: float) -> str:
         tmp = path.with_suffix(".xdmf.tmp")
         tree.write(tmp, xml_declaration=True, encoding="utf-8")
         os.replace(tmp, path)
+    return "continue"
+
+
+def match_node_order(h5_path: Path, coordinates: np.ndarray) -> str:
+    """Put fields.h5 into the node order this partition writes (rank 0; resume).
+
+    XDMF stores nodes in the order of their owning ranks, so a run resumed on another
+    number of ranks appends values in another order. The mesh, its tags and every
+    stored function are permuted in place to the new order (nodes matched by their
+    coordinates). Returns "continue", or a warning when the nodes do not match.
+    """
+    import h5py
+
+    with h5py.File(h5_path, "a") as h5:
+        geometry = h5["Mesh/mesh/geometry"]
+        old = geometry[...]
+        new = coordinates[:, : old.shape[1]]
+        if old.shape == new.shape and np.array_equal(old, new):
+            return "continue"
+        old_sorted = np.lexsort(old.T[::-1])
+        new_sorted = np.lexsort(new.T[::-1])
+        if old.shape != new.shape or not np.array_equal(old[old_sorted], new[new_sorted]):
+            return f"the mesh in {h5_path.name} is not the mesh of this run"
+        perm = np.empty(len(old), dtype=np.int64)
+        perm[new_sorted] = old_sorted  # new[i] == old[perm[i]]
+        renumber = np.empty_like(perm)
+        renumber[perm] = np.arange(len(perm))  # old node j is new node renumber[j]
+        geometry[...] = old[perm]
+        topologies = [h5["Mesh/mesh/topology"]]
+        topologies += [group["topology"] for group in h5.get("MeshTags", {}).values()]
+        for topology in topologies:
+            topology[...] = renumber[topology[...]]
+        for function in h5.get("Function", {}).values():
+            for values in function.values():
+                values[...] = values[...][perm]
     return "continue"
 
 

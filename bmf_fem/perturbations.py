@@ -24,6 +24,7 @@ class Perturbation:
     cells: np.ndarray | None = None
     factor: float = 1.0
     sigma: float = 0.0
+    fields: tuple[str, ...] = ("u", "m", "s")
     applied: bool = False
 
     def active(self, t: float, dt: float) -> bool:
@@ -44,7 +45,12 @@ def build_perturbations(configs, selector: RegionSelector, comm) -> list[Perturb
             "box": config.box,
         }
         item = Perturbation(
-            config.kind, config.start, config.stop, factor=config.factor, sigma=config.sigma
+            config.kind,
+            config.start,
+            config.stop,
+            factor=config.factor,
+            sigma=config.sigma,
+            fields=config.fields,
         )
         if config.kind == "damage":
             item.cells = selector.cells(spec, where)
@@ -71,8 +77,9 @@ class PerturbationSchedule:
         """Apply due resets and damage switches; return extra noise on u, if any."""
         for item in self.perturbations:
             if item.kind == "reset" and not item.applied and item.start < t + dt - 1e-9 * dt:
-                self.model.set_initial_conditions(item.dof_mask)
-                self.sites.reset(item.dof_mask)
+                self.model.set_initial_conditions(item.dof_mask, item.fields)
+                if "s" in item.fields:
+                    self.sites.reset(item.dof_mask)
                 self.stepper.restart_history()
                 item.applied = True
         damages = [p for p in self.perturbations if p.kind == "damage"]

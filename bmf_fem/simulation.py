@@ -38,6 +38,7 @@ from bmf_fem.output import (
     FieldWriter,
     MetricsWriter,
     prepare_run_directory,
+    write_csv,
     write_json,
     write_text,
 )
@@ -199,11 +200,14 @@ class Simulation:
                     self._checkpoint_if_due(out, step, checkpoint_every, stop)
         run_seconds = time.perf_counter() - started
         summary = self.summary(run_seconds)
+        if self.sites.mode == "cells":
+            rows = self.detection.site_rows() if self.detection else self.sites.table()
+            write_csv(out / "sites.csv", rows, self.comm)
         write_json(out / "summary.json", summary, self.comm)
         return summary
 
     def _checkpoint_if_due(self, out: Path, step: int, every: int, stop) -> None:
-        """Checkpoint every ``every`` steps; on SIGTERM/SIGINT checkpoint and stop."""
+        """Checkpoint every ``every`` steps; on a stop signal checkpoint and stop."""
         checkpoint = None
         if every and step % every == 0:
             checkpoint = self.write_checkpoint(out)
@@ -220,7 +224,7 @@ class Simulation:
             "stepper": StepperState(self.stepper),
             "perturbations": PerturbationState(self.schedule),
         }
-        for name in ("sites", "detectors"):
+        for name in ("sites", "detection"):
             part = getattr(self, name, None)
             parts = part if isinstance(part, list | tuple) else [part]
             for index, item in enumerate(parts):
@@ -264,6 +268,25 @@ class Simulation:
         """Continue from checkpoint ``state`` (``plan_resume(...).state``; collective)."""
         restore_checkpoint(state, self.checkpoint_components(), self.mesh_data.mesh)
         self.resumed_from.append(self.stepper.step_index)
+        unsaved = self._unsaved_parts()
+        if unsaved:
+            print0(
+                self.comm,
+                f"bmf run: warning: checkpoints do not hold the state of {', '.join(unsaved)} "
+                "yet; its results after the resume differ from an uninterrupted run's",
+                file=sys.stderr,
+            )
+
+    def _unsaved_parts(self) -> list[str]:
+        """Parts with state of their own that lack the checkpoint hook (checkpoint.py)."""
+        parts = {"detection": getattr(self, "detection", None)}
+        if getattr(self.model, "cells_mode", False):
+            parts["sites"] = self.sites
+        return [
+            name
+            for name, part in parts.items()
+            if part is not None and not hasattr(part, "checkpoint_state")
+        ]
 
     def _output(self, fields: FieldWriter, metrics: MetricsWriter, started: float) -> None:
         row = self.metrics()
@@ -300,4 +323,6 @@ class Simulation:
         }
 
     def close(self) -> None:
+        """Destroy the PETSc objects collectively (not at garbage-collection time)."""
         self.stepper.destroy()
+        self.sites.destroy()

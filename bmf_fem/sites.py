@@ -71,6 +71,11 @@ class ContinuumSites:
         expressed = self.model.expression_time.x.array[: self.n_owned] >= 0.0
         return global_sum(self.model.comm, self.weights[expressed].sum()) / self.total
 
+    def active_fraction(self) -> float:
+        """The share of the domain where s is above ``sites.on`` now."""
+        active = self.model.s.x.array[: self.n_owned] > self.on
+        return global_sum(self.model.comm, self.weights[active].sum()) / self.total
+
     def mean_value(self) -> float:
         """The mean of s over the domain."""
         s = self.model.s.x.array[: self.n_owned]
@@ -92,6 +97,9 @@ class ContinuumSites:
 
     def reset(self, dof_mask: np.ndarray) -> None:
         """Resets of s are done by the model with the other unknowns."""
+
+    def destroy(self) -> None:
+        """Nothing to release."""
 
 
 class CellSites:
@@ -139,6 +147,10 @@ class CellSites:
         )
         self.average_matrix.assemble()
         self.cell_values = self.average_matrix.createVecLeft()
+        # One work vector, wrapped for PETSc once on every rank: creating (and garbage
+        # collecting) PETSc wrappers of temporaries is collective and can deadlock.
+        self.work = fem.Function(V)
+        self.work_vec = self.work.x.petsc_vec
         ones = fem.Function(V)
         ones.x.array[:] = 1.0
         self.volumes = self._region_integrals(ones)
@@ -157,13 +169,15 @@ class CellSites:
         self.noise_source = NoiseSource(seed, np.arange(self.n_sites, dtype=np.uint64))
 
     def _region_integrals(self, function: fem.Function) -> np.ndarray:
-        self.average_matrix.mult(function.x.petsc_vec, self.cell_values)
+        self.work.x.array[:] = function.x.array
+        self.average_matrix.mult(self.work_vec, self.cell_values)
         owned = self.site_of_dof[: self.n_owned_dofs]
         inside = owned >= 0
         local = np.bincount(
             owned[inside], weights=self.cell_values.array_r[inside], minlength=self.n_sites
         )
-        return self.comm.allreduce(local, op=MPI.SUM)
+        self.comm.Allreduce(MPI.IN_PLACE, local, op=MPI.SUM)
+        return local
 
     def region_average(self, function: fem.Function) -> np.ndarray:
         """The average of a field over every site's region (global, on every rank)."""
@@ -229,6 +243,10 @@ class CellSites:
     def expressed_fraction(self) -> float:
         return float(np.count_nonzero(self.expression_time_of_site >= 0.0)) / self.n_sites
 
+    def active_fraction(self) -> float:
+        """The share of sites above ``sites.on`` now."""
+        return float(np.count_nonzero(self.s > self.on)) / self.n_sites
+
     def mean_value(self) -> float:
         """The mean of s over the sites."""
         return float(self.s.mean())
@@ -245,6 +263,11 @@ class CellSites:
         marker.x.array[:] = dof_mask.astype(np.float64)
         touched = self._region_integrals(marker) > 0.0
         self.s[touched] = self.initial[touched]
+
+    def destroy(self) -> None:
+        """Release the PETSc objects (collectively)."""
+        self.average_matrix.destroy()
+        self.cell_values.destroy()
 
     def sync_output(self) -> None:
         """Show every site's value and expression time on its cells (NaN outside sites)."""

@@ -126,6 +126,8 @@ class Stepper:
         rowsum, hrz = lumped_mass(self.mass)
         self.lumped = self._ghosted(hrz)
         self.rowsum = self._ghosted(rowsum)
+        for vec in (rowsum, hrz):  # destroyed collectively, not by the garbage collector
+            vec.destroy()
         self.min_cell_size = _min_cell_size(V.mesh)
         self.unknowns = [
             ImexUnknown(equation, function, self)
@@ -230,6 +232,7 @@ class Stepper:
     def destroy(self) -> None:
         for unknown in self.unknowns:
             if unknown.solver is not None:
+                unknown.rhs.destroy()
                 unknown.solver.destroy()
         self.mass.destroy()
 
