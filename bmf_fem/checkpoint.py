@@ -5,7 +5,9 @@ Layout in the run directory::
     checkpoint/
         mesh.bp/                the mesh in its input order (adios4dolfinx), written once
         step-000000200/         the newest complete checkpoint; older ones are removed
-            functions.bp/       every dof-based array, in input order (adios4dolfinx)
+            functions.bp/       every dof-based array, in input order (adios4dolfinx),
+                                the functions of one space stacked as one blocked
+                                function g<group>_0
             state.json          step, time, resolved config and its hash, mesh
                                 fingerprint, and every component's small global values
         step-000000300.partial/ a checkpoint being written: ignored, removed later
@@ -20,8 +22,9 @@ Functions are written with ``adios4dolfinx.write_function_on_input_mesh`` and re
 with ``adios4dolfinx.read_function`` into the mesh the configuration builds again
 (gmsh numbers cells the same way on any rank count), so a run checkpointed on N ranks
 resumes on M. ``mesh.bp`` makes a checkpoint self-contained for post-processing:
-``adios4dolfinx.read_mesh(mesh.bp)`` then ``read_function(functions.bp, f, name=...)``
-(names in ``state.json``).
+``adios4dolfinx.read_mesh(mesh.bp)`` then ``read_function(functions.bp, f, name="g0_0")``
+into a blocked function (``state.json`` maps each component's function to its group
+and component).
 
 Components: adding state to checkpoints
 ---------------------------------------
@@ -50,11 +53,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import operator
 import os
 import re
 import shutil
 import signal
 import threading
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,7 +91,7 @@ class Checkpointable(Protocol):
 
 
 class RunInterruptedError(Exception):
-    """SIGTERM or SIGINT stopped a run at a step boundary after a final checkpoint."""
+    """A stop signal ended a run at a step boundary, after a final checkpoint."""
 
     def __init__(self, signum: int, step: int, t: float, checkpoint: Path):
         self.signum = signum
@@ -368,6 +373,8 @@ def write_checkpoint(
     name = f"step-{int(meta['step']):09d}"
     partial = directory / f"{name}.partial"
     final = directory / name
+    if comm.bcast((final / "state.json").is_file() if comm.rank == 0 else None, root=0):
+        return final  # this step is checkpointed already (the state of a step is unique)
     if comm.rank == 0:
         directory.mkdir(parents=True, exist_ok=True)
         for stale in directory.glob("*.partial"):
@@ -381,31 +388,34 @@ def write_checkpoint(
             os.replace(partial / "mesh.bp", directory / "mesh.bp")
 
     functions_file = partial / "functions.bp"
-    function_names: dict[str, dict[str, str]] = {}
+    names: dict[str, dict[str, list]] = {}
     values: dict[str, dict] = {}
-    mode = adios2.Mode.Write
-    count = 0
+    members: dict[int, list[fem.Function]] = {}  # one group per function space
     for component_name, component in components.items():
         state = component.checkpoint_state()
         values[component_name] = state.values
-        names = {}
+        names[component_name] = {}
         for key, function in state.functions.items():
-            # Stored as f<i>: adios4dolfinx reserves names ending in "_time" and the
-            # like; state.json maps them back.
-            stored = f"f{count}"
-            count += 1
+            group = members.setdefault(id(function.function_space), [])
+            group.append(function)
+            names[component_name][key] = [len(members) - 1, len(group) - 1]
+    mode = adios2.Mode.Write
+    groups = {}
+    for number, functions in enumerate(members.values()):
+        for part, packed in enumerate(_packed(functions, comm)):
+            # Stored as g<group>_<part>: adios4dolfinx reserves names ending in "_time".
             adios4dolfinx.write_function_on_input_mesh(
-                functions_file, function, mode=mode, time=0.0, name=stored
+                functions_file, packed, mode=mode, time=0.0, name=f"g{number}_{part}"
             )
             mode = adios2.Mode.Append
-            names[key] = stored
-        function_names[component_name] = names
+        groups[number] = len(functions)
     comm.barrier()
     if comm.rank == 0:
         document = {
             "format": FORMAT_VERSION,
             **meta,
-            "functions": function_names,
+            "functions": names,
+            "groups": groups,
             "components": values,
         }
         _write_json_synced(partial / "state.json", document)
@@ -438,20 +448,76 @@ def restore_checkpoint(state: dict, components: dict[str, Checkpointable], mesh)
             f"cannot resume from {path}: it holds the state of {sorted(state['components'])} "
             f"but this run has {sorted(components)}; it was written by another version"
         )
-    for name, component in components.items():
-        fresh = component.checkpoint_state()
+    fresh = {name: component.checkpoint_state() for name, component in components.items()}
+    members: dict[int, list] = {}
+    for name, state_now in fresh.items():
         stored_names = state["functions"][name]
-        if set(stored_names) != set(fresh.functions):
+        if set(stored_names) != set(state_now.functions):
             raise ConfigError(
                 f"cannot resume from {path}: component {name} stored functions "
-                f"{sorted(stored_names)} but now has {sorted(fresh.functions)}"
+                f"{sorted(stored_names)} but now has {sorted(state_now.functions)}"
             )
-        for key, function in fresh.functions.items():
+        for key, (group, index) in stored_names.items():
+            members.setdefault(group, {})[index] = state_now.functions[key]
+    for group, by_index in sorted(members.items()):
+        functions = [by_index[index] for index in range(len(by_index))]
+        if any(f.function_space is not functions[0].function_space for f in functions):
+            raise ConfigError(f"cannot resume from {path}: its function groups do not match")
+        packed = _packed(functions, mesh.comm, fill=False)
+        for part, target in enumerate(packed):
             adios4dolfinx.read_function(
-                path / "functions.bp", function, time=0.0, name=stored_names[key]
+                path / "functions.bp", target, time=0.0, name=f"g{group}_{part}"
             )
-        fresh.values = state["components"][name]
-        component.restore_checkpoint(fresh)
+        _unpack(packed, functions)
+    for name, component in components.items():
+        fresh[name].values = state["components"][name]
+        component.restore_checkpoint(fresh[name])
+
+
+_BLOCKED_SPACES: dict[int, dict] = {}  # id(V) -> {k: blocked function}; dropped with V
+
+
+def _packed(functions: list[fem.Function], comm, fill: bool = True) -> list[fem.Function]:
+    """The functions of one scalar space stacked into one blocked function.
+
+    adios4dolfinx stores a dofmap with every function (larger than the values for P1),
+    so k functions as one function with k components cost one dofmap, not k. Spaces
+    that cannot be stacked give the functions themselves.
+    """
+    V = functions[0].function_space
+    k = len(functions)
+    if k == 1 or V.dofmap.index_map_bs != 1:
+        return list(functions)
+    if id(V) not in _BLOCKED_SPACES:
+        _BLOCKED_SPACES[id(V)] = {}
+        weakref.finalize(V, _BLOCKED_SPACES.pop, id(V), None)
+    cache = _BLOCKED_SPACES[id(V)]
+    if k not in cache:
+        import basix.ufl
+
+        W = fem.functionspace(V.mesh, basix.ufl.blocked_element(V.ufl_element(), shape=(k,)))
+        same = (
+            W.dofmap.index_map.size_local == V.dofmap.index_map.size_local
+            and W.dofmap.index_map.num_ghosts == V.dofmap.index_map.num_ghosts
+            and np.array_equal(W.dofmap.list, V.dofmap.list)
+        )
+        cache[k] = fem.Function(W) if comm.allreduce(same, op=MPI.LAND) else None
+    packed = cache[k]
+    if packed is None:
+        return list(functions)
+    if fill:
+        stacked = packed.x.array.reshape(-1, k)
+        for component, function in enumerate(functions):
+            stacked[:, component] = function.x.array
+    return [packed]
+
+
+def _unpack(packed: list[fem.Function], functions: list[fem.Function]) -> None:
+    if len(packed) == len(functions) and all(map(operator.is_, packed, functions)):
+        return
+    stacked = packed[0].x.array.reshape(-1, len(functions))
+    for component, function in enumerate(functions):
+        function.x.array[:] = stacked[:, component]
 
 
 def _adios():
@@ -502,12 +568,14 @@ def _sync_directory(path: Path) -> None:
 
 
 class StopSignals:
-    """SIGTERM and SIGINT set a flag that runs check collectively at step boundaries.
+    """SIGTERM, SIGINT and SIGUSR1 set a flag that runs check collectively at step ends.
 
-    A second signal while the first is pending raises KeyboardInterrupt at once.
+    Open MPI's mpirun kills the ranks itself on SIGTERM/SIGINT but forwards SIGUSR1,
+    so ``kill -USR1 <mpirun>`` is the graceful stop under it (docs/batch.md). A second
+    signal while the first is pending raises KeyboardInterrupt at once.
     """
 
-    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+    SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
 
     def __init__(self):
         self.received = 0
@@ -540,7 +608,7 @@ _active: StopSignals | None = None
 
 @contextlib.contextmanager
 def stop_signals() -> Iterator[StopSignals]:
-    """Catch SIGTERM/SIGINT for the duration (shared when nested: a sweep and its runs)."""
+    """Catch the stop signals for the duration (shared when nested: a sweep and its runs)."""
     global _active
     if _active is not None:
         yield _active

@@ -18,9 +18,14 @@ def loaded_blas() -> str:
     PETSc links ``libblas.so.3``; which library that is depends on the Debian
     alternatives, so the answer is read from ``/proc/self/maps`` after PETSc is loaded.
     """
+    import sys
+
     import petsc4py
 
-    petsc4py.init()
+    if "petsc4py.PETSc" not in sys.modules:
+        # Not again once PETSc is loaded: a second init() on some ranks only (a sweep
+        # group) makes PETSc's finalisation collective-mismatched and mpirun hangs.
+        petsc4py.init()
     from petsc4py import PETSc  # noqa: F401  (loads libpetsc and its BLAS)
 
     try:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import csv
 import gc
+import hashlib
 import itertools
 import json
 import math
@@ -222,25 +223,27 @@ def _safe(name: str) -> str:
 # Case state on disk
 
 
-def case_hashes(sweep: Sweep) -> dict[str, str | None]:
-    """Each case's configuration hash (None when its overrides are not valid)."""
-    from bmf_fem.checkpoint import config_hash
-    from bmf_fem.config import load_config
+def case_hashes(sweep: Sweep) -> dict[str, str]:
+    """Each case's input hash: the base file's text and the case's overrides.
 
+    Not the resolved configuration, so a bmf-fem upgrade that adds keys with defaults
+    does not turn finished cases stale; resuming a checkpoint still compares the
+    resolved configurations.
+    """
+    base = sweep.base.read_bytes() if sweep.base is not None else b""
     hashes = {}
     for case in sweep.cases:
-        try:
-            hashes[case.name] = config_hash(load_config(sweep.base, list(case.overrides)))
-        except ConfigError:
-            hashes[case.name] = None
+        digest = hashlib.sha256(base)
+        digest.update(json.dumps(case.overrides).encode())
+        hashes[case.name] = digest.hexdigest()
     return hashes
 
 
 def case_record(sweep: Sweep, case: Case, expected: str | None = None) -> dict[str, Any]:
     """The sweep.csv row of a case, from what its directory holds (rank-local read).
 
-    ``expected`` is the hash of the case's configuration now; a case directory made
-    under another one (``case.json``) is "stale" and never run over.
+    ``expected`` is the case's input hash now (case_hashes); a case directory made
+    under other inputs (``case.json``) is "stale" and never run over.
     """
     directory = sweep.out / case.name
     row: dict[str, Any] = {"case": case.name}
@@ -252,7 +255,7 @@ def case_record(sweep: Sweep, case: Case, expected: str | None = None) -> dict[s
     summary = _read_json(directory / "summary.json")
     failure = _read_json(directory / FAILURE_FILE)
     made = _read_json(directory / CASE_FILE)
-    if made is not None and expected is not None and made.get("config_hash") != expected:
+    if made is not None and expected is not None and made.get("input_hash") != expected:
         row["status"] = "stale"
         row["reason"] = (
             "the directory holds this case under another configuration (the base or the "
@@ -435,7 +438,7 @@ def _run_case(sweep: Sweep, case: Case, comm: MPI.Comm, expected: str | None) ->
     summary = None
     if comm.rank == 0:
         directory.mkdir(parents=True, exist_ok=True)
-        made = {"case": case.name, "overrides": list(case.overrides), "config_hash": expected}
+        made = {"case": case.name, "overrides": list(case.overrides), "input_hash": expected}
         (directory / CASE_FILE).write_text(json.dumps(made, indent=1) + "\n")
     comm.barrier()
     try:

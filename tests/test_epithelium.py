@@ -6,9 +6,13 @@ import csv
 import json
 
 import pytest
+from bmf_fem.demos import demo_path
 from conftest import bmf
 
-from bmf_fem.demos import demo_path
+
+def read_sites(out) -> list[dict]:
+    with open(out / "sites.csv") as handle:
+        return list(csv.DictReader(handle))
 
 
 @pytest.mark.slow
@@ -33,7 +37,7 @@ def test_epithelium_detection_and_reinduction(tmp_path):
     # The second induction expresses sooner: the memory persisted.
     first, second = results["onset_delays"]
     assert second is not None and first is not None and second < first
-    rows = list(csv.DictReader(open(out / "sites.csv")))
+    rows = read_sites(out)
     assert len(rows) == field["sites"]
     assert sum(1 for row in rows if row["t_expressed"]) == field["expressed"]
 
@@ -62,7 +66,7 @@ def test_cells_mode_gives_the_same_expression_times_on_one_and_two_ranks(tmp_pat
             n=n,
         )
         assert result.returncode == 0, result.stderr
-        rows = list(csv.DictReader(open(out / "sites.csv")))
+        rows = read_sites(out)
         times[n] = [(row["tag"], row["t_expressed"], row["t_alarm_field"]) for row in rows]
     assert any(expressed for _, expressed, _ in times[1])
     assert times[1] == times[2]
