@@ -13,6 +13,14 @@ def demo_path(name: str = DEFAULT) -> Path:
     return Path(str(resources.files(__name__) / f"{name}.toml"))
 
 
+def demo_description(name: str) -> str:
+    """The first line of the demo's opening comment."""
+    for line in demo_path(name).read_text().splitlines():
+        if line.startswith("#"):
+            return line.lstrip("# ").strip()
+    return ""
+
+
 def demo_names() -> list[str]:
     """Names of the shipped demos."""
     return sorted(
