@@ -24,14 +24,12 @@ from bmf_fem.linalg import ImplicitSolver
 DT = 0.01
 VARIANTS = {
     "hypre (bmf)": ("hypre", {}),
-    "hypre HMIS st.25": ("hypre", {"pc_hypre_boomeramg_strong_threshold": 0.25}),
-    "hypre Falgout": (
+    "hypre HMIS ext+i": (
         "hypre",
         {
-            "pc_hypre_boomeramg_coarsen_type": "Falgout",
-            "pc_hypre_boomeramg_interp_type": "classical",
-            "pc_hypre_boomeramg_P_max": 0,
-            "pc_hypre_boomeramg_strong_threshold": 0.25,
+            "pc_hypre_boomeramg_coarsen_type": "HMIS",
+            "pc_hypre_boomeramg_interp_type": "ext+i",
+            "pc_hypre_boomeramg_P_max": 4,
         },
     ),
     "gamg": ("gamg", {}),

@@ -9,7 +9,12 @@ from pathlib import Path
 
 import bmf_fem
 
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "MKL_THREADING_LAYER",
+)
 
 
 def loaded_blas() -> str:
