@@ -30,8 +30,8 @@ Components: adding state to checkpoints
 ---------------------------------------
 A run's state is the union of its components' states (``Simulation.checkpoint_components``:
 the run's metric history, the model's unknowns, the stepper's SBDF histories and step
-counter, the perturbations' flags, and any ``sites`` or ``detectors`` object that
-implements the two methods below). A component is any object with
+counter, the perturbations' flags, and the ``sites`` and ``detection`` objects when
+they implement the two methods below). A component is any object with
 
 ``checkpoint_state() -> CheckpointState``
     ``functions``: name -> ``fem.Function`` holding its dof-based data (live functions,
@@ -246,9 +246,15 @@ def config_differences(stored: Any, current: Any, prefix: str = "") -> list[str]
     return []
 
 
-def require_same_config(stored: dict, config, what: str, where: Path) -> None:
-    """Refuse (ConfigError, exit 2) to continue a run under another configuration."""
+def require_same_config(
+    stored: dict, config, what: str, where: Path, ignore: tuple[str, ...] = ()
+) -> None:
+    """Refuse (ConfigError, exit 2) to continue a run under another configuration.
+
+    ``ignore``: dotted keys not compared (set later in the run, e.g. a calibrated one).
+    """
     differences = config_differences(_plain_json(stored), config_data(config))
+    differences = [d for d in differences if d.split(" ", 1)[0] not in ignore]
     if differences:
         shown = "; ".join(differences[:3])
         more = f" and {len(differences) - 3} more" if len(differences) > 3 else ""
@@ -313,15 +319,16 @@ class ResumePlan:
     summary: dict | None = None
 
 
-def plan_resume(run_dir: Path, config, comm: MPI.Comm) -> ResumePlan:
+def plan_resume(run_dir: Path, config, comm: MPI.Comm, ignore: tuple[str, ...] = ()) -> ResumePlan:
     """Decide how to resume ``run_dir`` under ``config`` (collective; rank 0 reads).
 
-    Raises ConfigError when the directory's run was made with another configuration.
+    Raises ConfigError when the directory's run was made with another configuration
+    (apart from the dotted keys in ``ignore``).
     """
     plan: ResumePlan | ConfigError | None = None
     if comm.rank == 0:
         try:
-            plan = _plan_resume(Path(run_dir), config)
+            plan = _plan_resume(Path(run_dir), config, ignore)
         except ConfigError as error:
             plan = error
     plan = comm.bcast(plan, root=0)
@@ -330,16 +337,17 @@ def plan_resume(run_dir: Path, config, comm: MPI.Comm) -> ResumePlan:
     return plan
 
 
-def _plan_resume(run_dir: Path, config) -> ResumePlan:
+def _plan_resume(run_dir: Path, config, ignore: tuple[str, ...]) -> ResumePlan:
     summary_path = run_dir / "summary.json"
     if summary_path.is_file():
         summary = json.loads(summary_path.read_text())
-        require_same_config(summary.get("config", {}), config, "the finished run", run_dir)
+        stored = summary.get("config", {})
+        require_same_config(stored, config, "the finished run", run_dir, ignore)
         return ResumePlan("finished", summary=summary)
     latest = latest_checkpoint(run_dir)
     if latest is not None:
         state = json.loads((latest / "state.json").read_text())
-        require_same_config(state["config"], config, "its checkpoint", run_dir)
+        require_same_config(state["config"], config, "its checkpoint", run_dir, ignore)
         state["path"] = str(latest)
         return ResumePlan("checkpoint", state=state)
     written = run_dir / "config.toml"
@@ -351,7 +359,7 @@ def _plan_resume(run_dir: Path, config) -> ResumePlan:
         except (tomllib.TOMLDecodeError, ValueError):
             stored = None
         if stored is not None:
-            require_same_config(stored, config, "its config.toml", run_dir)
+            require_same_config(stored, config, "its config.toml", run_dir, ignore)
     return ResumePlan("fresh")
 
 
@@ -396,19 +404,21 @@ def write_checkpoint(
         values[component_name] = state.values
         names[component_name] = {}
         for key, function in state.functions.items():
-            group = members.setdefault(id(function.function_space), [])
+            space = id(function.function_space)
+            group = members.setdefault(space, [])
             group.append(function)
-            names[component_name][key] = [len(members) - 1, len(group) - 1]
+            names[component_name][key] = [list(members).index(space), len(group) - 1]
     mode = adios2.Mode.Write
     groups = {}
     for number, functions in enumerate(members.values()):
-        for part, packed in enumerate(_packed(functions, comm)):
+        packed = _packed(functions, comm)
+        for part, function in enumerate(packed):
             # Stored as g<group>_<part>: adios4dolfinx reserves names ending in "_time".
             adios4dolfinx.write_function_on_input_mesh(
-                functions_file, packed, mode=mode, time=0.0, name=f"g{number}_{part}"
+                functions_file, function, mode=mode, time=0.0, name=f"g{number}_{part}"
             )
             mode = adios2.Mode.Append
-        groups[number] = len(functions)
+        groups[number] = {"functions": len(functions), "parts": len(packed)}
     comm.barrier()
     if comm.rank == 0:
         document = {
@@ -464,6 +474,8 @@ def restore_checkpoint(state: dict, components: dict[str, Checkpointable], mesh)
         if any(f.function_space is not functions[0].function_space for f in functions):
             raise ConfigError(f"cannot resume from {path}: its function groups do not match")
         packed = _packed(functions, mesh.comm, fill=False)
+        if len(packed) != state["groups"][str(group)]["parts"]:
+            raise ConfigError(f"cannot resume from {path}: its function groups do not match")
         for part, target in enumerate(packed):
             adios4dolfinx.read_function(
                 path / "functions.bp", target, time=0.0, name=f"g{group}_{part}"

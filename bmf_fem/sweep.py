@@ -344,8 +344,13 @@ def run_sweep(
     retry_failed: bool = False,
     list_only: bool = False,
     quiet: bool = False,
+    part: tuple[int, int] = (0, 1),
 ) -> int:
-    """Run the cases still to run; 0 when all are done, 1 when any failed (collective)."""
+    """Run the cases still to run; 0 when all are done, 1 when any failed (collective).
+
+    ``part = (i, n)`` runs only the cases whose index is i modulo n: one share of the
+    sweep per job of a Slurm job array.
+    """
     from bmf_fem.checkpoint import RunInterruptedError, stop_signals
 
     size = comm.size
@@ -363,14 +368,18 @@ def run_sweep(
         todo = [
             index
             for index, row in enumerate(rows)
-            if row["status"] in ("pending", "partial")
-            or (row["status"] == "failed" and retry_failed)
+            if index % part[1] == part[0]
+            and (
+                row["status"] in ("pending", "partial")
+                or (row["status"] == "failed" and retry_failed)
+            )
         ]
         if list_only or not quiet:
             for row in rows:
                 print(f"{row['status']:>8}  {row['case']}", flush=True)
+            share = f" (part {part[0]}/{part[1]})" if part[1] > 1 else ""
             print(
-                f"bmf sweep: {len(rows)} case(s), {len(todo)} to run, on {size} rank(s) "
+                f"bmf sweep: {len(rows)} case(s), {len(todo)} to run{share}, on {size} rank(s) "
                 f"in {size // per_case} group(s) of {per_case}; table {sweep.out / 'sweep.csv'}",
                 flush=True,
             )
