@@ -38,6 +38,21 @@ class FieldDetector:
         self.previous: np.ndarray | None = None
         self.previous_t = 0.0
 
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """Per-site arrays a checkpoint must keep (see Detection.checkpoint_state)."""
+        previous = (
+            self.previous if self.previous is not None else np.full_like(self.alarm_time, np.nan)
+        )
+        return {"alarm_time": self.alarm_time, "previous": previous}
+
+    def state_values(self) -> dict:
+        return {"previous_t": self.previous_t, "has_previous": self.previous is not None}
+
+    def restore(self, arrays: dict[str, np.ndarray], values: dict) -> None:
+        self.alarm_time[:] = arrays["alarm_time"]
+        self.previous = arrays["previous"].copy() if values["has_previous"] else None
+        self.previous_t = values["previous_t"]
+
     def update(self, t: float, tilt: np.ndarray) -> None:
         alarmed = tilt > self.level
         if self.rate > 0.0 and self.previous is not None:
@@ -102,6 +117,30 @@ class StatisticalDetector:
             "tau": np.zeros(n_sites),
         }
 
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        arrays = {
+            "buffer": self.buffer,
+            "above_since": self.above_since,
+            "max_tau": self.max_tau,
+            "alarm_time": self.alarm_time,
+        }
+        arrays.update({f"history_{name}": value for name, value in self.history.items()})
+        arrays.update({f"last_{name}": value for name, value in self.last.items()})
+        return arrays
+
+    def state_values(self) -> dict:
+        return {"count": self.count, "history_count": self.history_count}
+
+    def restore(self, arrays: dict[str, np.ndarray], values: dict) -> None:
+        self.buffer = arrays["buffer"].copy()
+        self.above_since = arrays["above_since"].copy()
+        self.max_tau = arrays["max_tau"].copy()
+        self.alarm_time = arrays["alarm_time"].copy()
+        self.history = {name: arrays[f"history_{name}"].copy() for name in self.history}
+        self.last = {name: arrays[f"last_{name}"].copy() for name in self.last}
+        self.count = values["count"]
+        self.history_count = values["history_count"]
+
     def update(self, step: int, t: float, values: np.ndarray) -> None:
         if step % self.sample_every:
             return
@@ -142,6 +181,41 @@ class Detection:
             self.detectors.append(FieldDetector(n, config.margin, config.rate))
         if "statistical" in config.detectors:
             self.detectors.append(StatisticalDetector(n, config, dt))
+
+    def checkpoint_state(self):
+        """Detector state: global lists in cells mode, P1 functions per dof in continuum."""
+        from bmf_fem.checkpoint import CheckpointState
+
+        state = CheckpointState()
+        for detector in self.detectors:
+            state.values[detector.name] = detector.state_values()
+            for name, array in detector.state_arrays().items():
+                key = f"{detector.name}.{name}"
+                if self.sites.mode == "cells":
+                    state.values[key] = np.asarray(array).tolist()
+                else:
+                    state.functions[key] = self._as_function(array)
+        return state
+
+    def restore_checkpoint(self, state) -> None:
+        for detector in self.detectors:
+            arrays = {}
+            for name in detector.state_arrays():
+                key = f"{detector.name}.{name}"
+                if self.sites.mode == "cells":
+                    arrays[name] = np.asarray(state.values[key], dtype=np.float64)
+                else:
+                    arrays[name] = state.functions[key].x.array[: self.sites.n_owned].copy()
+            detector.restore(arrays, state.values[detector.name])
+
+    def _as_function(self, array: np.ndarray):
+        """An owned-dof array as a P1 function (movable to another rank count)."""
+        from dolfinx import fem
+
+        function = fem.Function(self.sites.model.V)
+        function.x.array[: self.sites.n_owned] = array
+        function.x.scatter_forward()
+        return function
 
     def update(self, step: int, t: float) -> None:
         for detector in self.detectors:

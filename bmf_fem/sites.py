@@ -264,6 +264,21 @@ class CellSites:
         touched = self._region_integrals(marker) > 0.0
         self.s[touched] = self.initial[touched]
 
+    def checkpoint_state(self):
+        """Site values and expression times: small arrays, the same on every rank."""
+        from bmf_fem.checkpoint import CheckpointState
+
+        return CheckpointState(
+            values={
+                "s": self.s.tolist(),
+                "expression_time": self.expression_time_of_site.tolist(),
+            }
+        )
+
+    def restore_checkpoint(self, state) -> None:
+        self.s = np.asarray(state.values["s"], dtype=np.float64)
+        self.expression_time_of_site = np.asarray(state.values["expression_time"])
+
     def destroy(self) -> None:
         """Release the PETSc objects (collectively)."""
         self.average_matrix.destroy()

@@ -309,7 +309,7 @@ def write_table(sweep: Sweep, hashes: dict | None = None, path: Path | None = No
     rows = [case_record(sweep, case, hashes.get(case.name)) for case in sweep.cases]
     path = path or sweep.out / "sweep.csv"
     columns = list(rows[0]) if rows else ["case"]
-    tmp = path.with_name(f".{path.name}.{MPI.COMM_WORLD.rank}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()

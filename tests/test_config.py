@@ -208,7 +208,10 @@ def test_config_is_frozen():
         ({"dt": 0.1}, ["unknown top-level key dt", "did you mean time.dt?"]),
         ({"time": {"tau": 5}}, ["unknown key time.tau", "did you mean memory.tau?"]),
         ({"time": {"D": 1}}, ["did you mean field.D, memory.D or sites.D?"]),
-        ({"rate": 1}, ["unknown top-level key rate (did you mean sites.rate or detect.rate? keys go in"]),
+        (
+            {"rate": 1},
+            ["unknown top-level key rate (did you mean sites.rate or detect.rate? keys go in"],
+        ),
         (
             {"input": [{}, {"amplitud": 2}]},
             ["unknown key input.1.amplitud", "did you mean input.1.amplitude?", "[[input]]"],
