@@ -976,8 +976,10 @@ def _read_perturbation(data: Any, path: str) -> PerturbationConfig:
     _reject_unused(table, ("fields",), "kind", kind, "reset")
     fields = table.raw("fields")
     valid = '"u", "m", "s"'
-    if not isinstance(fields, list | tuple) or not fields or any(
-        name not in ("u", "m", "s") for name in fields
+    if (
+        not isinstance(fields, list | tuple)
+        or not fields
+        or any(name not in ("u", "m", "s") for name in fields)
     ):
         raise ConfigError(
             f"{path}.fields = {_show(fields)} is not valid: a non-empty array of {valid}"

@@ -372,5 +372,9 @@ def test_cells_sites_and_detectors_resume_exactly(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     summary_ref = json.loads((reference_out / "summary.json").read_text())
     assert summary["detection"] == summary_ref["detection"]
-    assert summary_ref["detection"]["statistical"]["false_alarms"] + summary_ref["detection"][
-        "statistical"]["hits"] + summary_ref["detection"]["statistical"]["late"] > 0
+    assert (
+        summary_ref["detection"]["statistical"]["false_alarms"]
+        + summary_ref["detection"]["statistical"]["hits"]
+        + summary_ref["detection"]["statistical"]["late"]
+        > 0
+    )
