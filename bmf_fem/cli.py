@@ -40,6 +40,18 @@ def main(argv: list[str] | None = None) -> int:
         return error.exit_code
 
 
+def add_overrides(parser: argparse.ArgumentParser) -> None:
+    """The repeatable ``--set section.key=value`` option."""
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one key (repeatable)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bmf", description="bmf-fem: the Base Morphic Field model on FEniCSx."
@@ -51,14 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("config", nargs="?", help="TOML configuration file")
     run.add_argument("--out", help="run directory (default: output.dir)")
-    run.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="override one key (repeatable)",
-    )
+    add_overrides(run)
     again = run.add_mutually_exclusive_group()
     again.add_argument("--force", action="store_true", help="overwrite an old run directory")
     again.add_argument(
@@ -98,9 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="validate a configuration, build nothing")
     check.add_argument("config")
-    check.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE"
-    )
+    add_overrides(check)
     check.set_defaults(handler=command_check)
 
     mesh = commands.add_parser("mesh", help="build a mesh and write it (.msh or .xdmf)")
@@ -117,14 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="list the shipped demos, or run one")
     demo.add_argument("name", nargs="?", help="demo to run (none: list them)")
     demo.add_argument("--out", help="run directory (default: bmf-out/NAME, overwritten)")
-    demo.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="override one key (repeatable)",
-    )
+    add_overrides(demo)
     demo.add_argument("--quiet", action="store_true", help="no progress output")
     demo.set_defaults(handler=command_demo)
 

@@ -14,7 +14,7 @@ times = list(reader.TimestepValues)
 reader.UpdatePipeline(times[-1])
 ranges = {}
 for data in (reader.PointData, reader.CellData):
-    for name in data.keys():
+    for name in data.keys():  # noqa: SIM118 (ParaView array list, not a dict)
         ranges[name] = list(data[name].GetRange())
 print(
     json.dumps(
