@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue the run in the directory from its last checkpoint (same config)",
     )
     run.add_argument("--quiet", action="store_true", help="no progress output")
+    run.add_argument("--no-plots", action="store_true", help="skip the pictures in DIR/plots")
     run.set_defaults(handler=command_run)
 
     sweep = commands.add_parser(
@@ -123,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_overrides(demo)
     demo.add_argument("--quiet", action="store_true", help="no progress output")
     demo.set_defaults(handler=command_demo)
+
+    report = commands.add_parser("report", help="pictures and a short summary of a finished run")
+    report.add_argument("run_dir", metavar="DIR", help="a run directory")
+    report.set_defaults(handler=command_report)
 
     show = commands.add_parser("info", help="versions, BLAS in use, MPI and threads")
     show.set_defaults(handler=command_info)
@@ -178,6 +183,8 @@ def command_run(args, comm) -> int:
         f"expressed={final.get('expressed_fraction', 0):.3g}; "
         f"fields in {out / 'fields.xdmf'}",
     )
+    if not args.no_plots:
+        make_plots(out, comm)
     return 0
 
 
@@ -221,6 +228,37 @@ def command_demo(args, comm) -> int:
     summary = run_with_detection(config, out, comm, force=True, progress=not args.quiet)
     print0(comm, f"bmf demo {args.name}: {summary['mesh']}; results in {out}\n")
     print0(comm, demo_table(summary))
+    return 0
+
+
+def make_plots(out: Path, comm) -> None:
+    """The run's pictures, drawn on rank 0; a failure to draw never fails the run."""
+    from bmf_fem.parallel import print0
+
+    if comm.rank == 0:
+        from bmf_fem.report import write_report
+
+        try:
+            written = write_report(out)
+        except Exception as error:
+            print0(comm, f"bmf: warning: no pictures ({error})", file=sys.stderr)
+        else:
+            print0(comm, f"bmf: {len(written)} pictures in {out / 'plots'}")
+    comm.barrier()
+
+
+def command_report(args, comm) -> int:
+    import json
+
+    from bmf_fem.demo_table import demo_table
+    from bmf_fem.errors import ConfigError
+    from bmf_fem.parallel import print0
+
+    out = Path(args.run_dir)
+    if not (out / "summary.json").exists():
+        raise ConfigError(f"{out} is not a finished run directory (no summary.json)")
+    make_plots(out, comm)
+    print0(comm, demo_table(json.loads((out / "summary.json").read_text())))
     return 0
 
 

@@ -110,7 +110,9 @@ class FieldWriter:
         self.output_space = fem.functionspace(mesh, ("Lagrange", 1))
         self.output_functions = []
         for function in functions:
-            if function.function_space.element.basix_element.degree == 1:
+            element = function.function_space.element.basix_element
+            if element.degree == 1 or (element.degree == 0 and element.discontinuous):
+                # P1 as nodal data, DG0 (cells-mode sites) as cell data
                 self.output_functions.append(function)
             else:
                 self.output_functions.append(fem.Function(self.output_space, name=function.name))

@@ -292,6 +292,7 @@ class Simulation:
         row = self.metrics()
         row["wall_s"] = time.perf_counter() - started
         self.history.append(row)
+        self.sites.sync_output()
         fields.write(self.stepper.t)
         metrics.write(row)
 
@@ -306,6 +307,7 @@ class Simulation:
             "resumed_from": self.resumed_from,
             "seed": self.config.output.seed,
             "mesh": self.mesh_data.description,
+            "regions": dict(self.mesh_data.cell_regions),
             "dofs": self.model.V.dofmap.index_map.size_global,
             "timings": {
                 "setup_s": self.setup_seconds,

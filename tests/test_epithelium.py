@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 
+import h5py
+import numpy as np
 import pytest
 from bmf_fem.demos import demo_path
 from conftest import bmf
@@ -70,3 +72,11 @@ def test_cells_mode_gives_the_same_expression_times_on_one_and_two_ranks(tmp_pat
         times[n] = [(row["tag"], row["t_expressed"], row["t_alarm_field"]) for row in rows]
     assert any(expressed for _, expressed, _ in times[1])
     assert times[1] == times[2]
+    # Every mesh cell shows its site's value (cell data): sites at rest near -1, expressed
+    # ones above sites.on.
+    with h5py.File(tmp_path / "out2" / "fields.h5") as h5:
+        group = h5["Function"]["s"]
+        last = group[max(group, key=lambda key: float(key.replace("_", ".")))][...].reshape(-1)
+    cells = h5py.File(tmp_path / "out2" / "fields.h5")["Mesh"]["mesh"]["topology"].shape[0]
+    assert last.size == cells
+    assert np.nanmin(last) < -0.8 and np.nanmax(last) > 0.0

@@ -1,0 +1,310 @@
+"""Pictures and a short summary of a finished run: ``bmf report DIR``.
+
+Reads what the run wrote (fields.xdmf/.h5, metrics.csv, summary.json, sites.csv) and
+draws PNGs into ``DIR/plots/`` with matplotlib (no display needed): the mesh with its
+region tags, u, M, phi and s at chosen times, time series with the input pulses marked,
+the expression-time map and, in cells mode, a raster of the sites over time. 2D meshes
+and 1D networks are drawn; 3D runs get the time series and site pictures only (open
+their fields in ParaView). Everything here is non-dimensional.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+FIELD_COLOURS = {"u": "viridis", "M": "magma", "phi": "plasma", "s": "coolwarm"}
+
+
+@dataclass
+class Series:
+    """What fields.xdmf points to: mesh arrays and, per function, (time, dataset) pairs."""
+
+    points: np.ndarray
+    cells: np.ndarray
+    cell_tags: np.ndarray | None = None
+    functions: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
+    centers: dict[str, str] = field(default_factory=dict)
+
+
+def read_series(run: Path) -> Series:
+    """Parse fields.xdmf and load the mesh (and cell tags) from fields.h5."""
+    root = ET.parse(run / "fields.xdmf").getroot()
+
+    def dataset(item) -> str:
+        return item.text.strip().split(":")[1]
+
+    with h5py.File(run / "fields.h5", "r") as h5:
+        series = None
+        for grid in root.iter("Grid"):
+            name = grid.get("Name")
+            if grid.get("GridType") == "Collection":
+                series.functions[name] = []
+                for step in grid.findall("Grid"):
+                    attribute = step.find("Attribute")
+                    series.functions[name].append(
+                        (float(step.find("Time").get("Value")), dataset(attribute.find("DataItem")))
+                    )
+                    series.centers[name] = attribute.get("Center")
+            elif name == "mesh" and series is None:
+                topology = h5[dataset(grid.find("Topology/DataItem"))][...]
+                geometry = h5[dataset(grid.find("Geometry/DataItem"))][...]
+                series = Series(points=geometry, cells=topology)
+            elif name == "cell_tags" and series is not None:
+                topology = h5[dataset(grid.find("Topology/DataItem"))][...]
+                values = h5[dataset(grid.find("Attribute/DataItem"))][...].reshape(-1)
+                tags = np.full(series.cells.shape[0], -1, dtype=np.int64)
+                index = {tuple(sorted(c)): i for i, c in enumerate(series.cells)}
+                for cell, value in zip(topology, values, strict=True):
+                    position = index.get(tuple(sorted(cell)))
+                    if position is not None:
+                        tags[position] = value
+                series.cell_tags = tags
+    return series
+
+
+def values_at(run: Path, series: Series, name: str, t: float) -> np.ndarray:
+    """The stored values of function ``name`` at the output time nearest to t."""
+    times = np.array([time for time, _ in series.functions[name]])
+    _, path = series.functions[name][int(np.argmin(np.abs(times - t)))]
+    with h5py.File(run / "fields.h5", "r") as h5:
+        return h5[path][...].reshape(-1)
+
+
+def read_csv(path: Path) -> list[dict]:
+    with open(path) as handle:
+        return list(csv.DictReader(handle))
+
+
+def pulse_times(config: dict) -> list[tuple[float, float]]:
+    """(start, end) of every input pulse in the resolved configuration."""
+    pulses = []
+    for entry in config.get("input", []):
+        for k in range(entry.get("count", 1)):
+            start = entry.get("start", 0.0) + k * entry.get("period", 1.0)
+            pulses.append((start, start + entry.get("width", 0.1)))
+    return pulses
+
+
+def _draw(ax, series: Series, values: np.ndarray | None, cmap: str, center: str = "Node"):
+    """Draw a 2D triangulation or a 1D network coloured by values; the mappable."""
+    import matplotlib.tri as mtri
+    from matplotlib.collections import LineCollection
+
+    x, y = series.points[:, 0], series.points[:, 1]
+    if series.cells.shape[1] == 2:  # a network of intervals
+        segments = series.points[series.cells][:, :, :2]
+        colour = values if center == "Cell" else None
+        if values is not None and center != "Cell":
+            colour = values[series.cells].mean(axis=1)
+        lines = LineCollection(segments, cmap=cmap, linewidths=2.0)
+        if colour is not None:
+            lines.set_array(colour)
+        ax.add_collection(lines)
+        ax.autoscale()
+        return lines
+    triangles = series.cells[:, :3]
+    if series.cells.shape[1] == 4:  # quadrilaterals: two triangles each
+        triangles = np.vstack([series.cells[:, [0, 1, 2]], series.cells[:, [0, 2, 3]]])
+        if values is not None and center == "Cell":
+            values = np.concatenate([values, values])
+    mesh = mtri.Triangulation(x, y, triangles)
+    if values is None:
+        return ax.triplot(mesh, color="0.6", linewidth=0.3)
+    if center == "Cell":
+        return ax.tripcolor(mesh, facecolors=values, cmap=cmap)
+    missing = ~np.isfinite(values)
+    if missing.any():  # leave out triangles touching a missing (NaN) value
+        mesh.set_mask(missing[triangles].any(axis=1))
+        values = np.where(missing, 0.0, values)
+    return ax.tripcolor(mesh, values, cmap=cmap, shading="gouraud")
+
+
+def _frame(ax, title: str) -> None:
+    ax.set_aspect("equal")
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel("x (non-dimensional)")
+    ax.set_ylabel("y (non-dimensional)")
+
+
+def plot_mesh(run: Path, series: Series, summary: dict, out: Path) -> Path:
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+
+    fig, ax = plt.subplots(figsize=(6, 5.5))
+    if series.cell_tags is not None and np.any(series.cell_tags >= 0):
+        values = np.unique(series.cell_tags[series.cell_tags >= 0])
+        index = np.searchsorted(values, series.cell_tags).astype(float)
+        index[series.cell_tags < 0] = np.nan
+        colours = plt.get_cmap("tab20")(np.arange(values.size) % 20)
+        artist = _draw(ax, series, index, ListedColormap(colours), "Cell")
+        artist.set_norm(BoundaryNorm(np.arange(values.size + 1) - 0.5, values.size))
+        names = {tag: name for name, tag in summary.get("regions", {}).items()}
+        bar = fig.colorbar(artist, ax=ax, label="region")
+        if values.size <= 24:
+            bar.set_ticks(np.arange(values.size))
+            bar.set_ticklabels([names.get(int(tag), str(tag)) for tag in values])
+        else:
+            bar.set_ticks([])
+            bar.set_label(f"{values.size} regions (names in summary.json)")
+    else:
+        _draw(ax, series, None, "viridis")
+    _frame(ax, summary.get("mesh", "mesh"))
+    path = out / "mesh.png"
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def plot_fields(run: Path, series: Series, times: list[float], out: Path) -> Path:
+    """u, M, phi and s (rows) at the chosen times (columns), one colour bar per field."""
+    import matplotlib.pyplot as plt
+
+    names = [name for name in ("u", "M", "phi", "s") if name in series.functions]
+    fig, axes = plt.subplots(
+        len(names), len(times), figsize=(3.6 * len(times), 3.2 * len(names)), squeeze=False
+    )
+    for row, name in enumerate(names):
+        data = [values_at(run, series, name, t) for t in times]
+        finite = np.concatenate([d[np.isfinite(d)] for d in data])
+        low, high = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
+        if high <= low:
+            high = low + 1e-12
+        for column, (t, values) in enumerate(zip(times, data, strict=True)):
+            ax = axes[row, column]
+            artist = _draw(ax, series, values, FIELD_COLOURS[name], series.centers[name])
+            artist.set_clim(low, high)
+            _frame(ax, f"{name} at t = {t:.3g}")
+            if column == len(times) - 1:
+                fig.colorbar(artist, ax=ax, label=name)
+    fig.tight_layout()
+    path = out / "fields.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_timeseries(rows: list[dict], pulses: list[tuple[float, float]], out: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    t = np.array([float(row["t"]) for row in rows])
+    panels = (
+        ("u_max", "max u"),
+        ("phi_max", "max phi"),
+        ("M_integral", "integral of M"),
+        ("scope", "scope: measure of {M > threshold}"),
+        ("expressed_fraction", "expressed share"),
+    )
+    fig, axes = plt.subplots(len(panels), 1, figsize=(8, 2.0 * len(panels)), sharex=True)
+    for ax, (column, label) in zip(axes, panels, strict=True):
+        ax.plot(t, [float(row[column]) for row in rows], color="C0")
+        for start, end in pulses:
+            ax.axvspan(start, end, color="C1", alpha=0.25, linewidth=0)
+        ax.set_ylabel(label, fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[0].set_title("time series (orange bands: input pulses)", fontsize=10)
+    axes[-1].set_xlabel("t (non-dimensional)")
+    fig.tight_layout()
+    path = out / "timeseries.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_expression_map(run: Path, series: Series, out: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    name = "expression_time"
+    last_time = series.functions[name][-1][0]
+    values = values_at(run, series, name, last_time).astype(float)
+    values[values < 0] = np.nan
+    fig, ax = plt.subplots(figsize=(6, 5.5))
+    artist = _draw(ax, series, values, "viridis_r", series.centers[name])
+    fig.colorbar(artist, ax=ax, label="expression time (blank: never expressed)")
+    _frame(ax, "when each site first expressed")
+    path = out / "expression_time.png"
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def plot_site_raster(run: Path, series: Series, sites: list[dict], out: Path) -> Path:
+    """Cells mode: s of every site over time, with alarm (x) and expression (o) marks."""
+    import matplotlib.pyplot as plt
+
+    tags = {row["tag"]: index for index, row in enumerate(sites)}
+    summary = json.loads((run / "summary.json").read_text())
+    regions = summary.get("regions", {})
+    entries = series.functions["s"]
+    raster = np.full((len(sites), len(entries)), np.nan)
+    with h5py.File(run / "fields.h5", "r") as h5:
+        for column, (_, path) in enumerate(entries):
+            values = h5[path][...].reshape(-1)
+            for tag, index in tags.items():
+                value = regions.get(tag)
+                if value is None or series.cell_tags is None:
+                    continue
+                cells = series.cell_tags == value
+                if cells.any():
+                    raster[index, column] = np.nanmean(values[cells])
+    times = [t for t, _ in entries]
+    fig, ax = plt.subplots(figsize=(9, max(3.0, 0.12 * len(sites) + 1.5)))
+    image = ax.imshow(
+        raster,
+        aspect="auto",
+        cmap="coolwarm",
+        vmin=-1.5,
+        vmax=1.5,
+        extent=(times[0], times[-1], len(sites) - 0.5, -0.5),
+        interpolation="nearest",
+    )
+    for index, row in enumerate(sites):
+        if row.get("t_alarm"):
+            ax.plot(float(row["t_alarm"]), index, "kx", markersize=4)
+        if row.get("t_expressed"):
+            ax.plot(float(row["t_expressed"]), index, "o", mfc="none", mec="k", markersize=4)
+    fig.colorbar(image, ax=ax, label="s")
+    ax.set_xlabel("t (non-dimensional)")
+    ax.set_ylabel("site")
+    ax.set_title("sites over time (x: first alarm, o: expression)", fontsize=10)
+    fig.tight_layout()
+    path = out / "sites.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def write_report(run: Path) -> list[Path]:
+    """Draw every picture that fits the run into ``run/plots`` (call on one rank)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    run = Path(run)
+    out = run / "plots"
+    out.mkdir(exist_ok=True)
+    summary = json.loads((run / "summary.json").read_text())
+    rows = read_csv(run / "metrics.csv")
+    written = [plot_timeseries(rows, pulse_times(summary.get("config", {})), out)]
+    series = read_series(run)
+    drawable = (
+        series.points.shape[1] >= 2
+        and series.cells.shape[1] in (2, 3, 4)
+        and (series.cells.shape[1] == 2 or np.allclose(series.points[:, 2:], 0.0))
+    )
+    if drawable:
+        written.append(plot_mesh(run, series, summary, out))
+        t_end = float(rows[-1]["t"])
+        peak = float(rows[int(np.argmax([float(r["phi_max"]) for r in rows]))]["t"])
+        times = sorted({round(t, 9) for t in (t_end / 4, peak, t_end)})
+        written.append(plot_fields(run, series, times, out))
+        if "expression_time" in series.functions:
+            written.append(plot_expression_map(run, series, out))
+    if (run / "sites.csv").exists() and "s" in series.functions:
+        written.append(plot_site_raster(run, series, read_csv(run / "sites.csv"), out))
+    return written
