@@ -252,17 +252,8 @@ def _seam_angle(polygons: list[np.ndarray], axes: np.ndarray) -> float:
     angles = []
     for polygon in polygons:
         start = polygon / axes
-        step = np.roll(polygon, -1, axis=0) / axes - start
-        a = np.sum(step**2, axis=1)
-        b = 2 * np.sum(start * step, axis=1)
-        c = np.sum(start**2, axis=1) - 1
-        disc = b**2 - 4 * a * c
-        for sign in (-1.0, 1.0):
-            with np.errstate(invalid="ignore", divide="ignore"):
-                t = (-b + sign * np.sqrt(disc)) / (2 * a)
-            hit = (disc >= 0) & (t >= 0) & (t <= 1)
-            points = start[hit] + t[hit, None] * step[hit]
-            angles.extend(np.arctan2(points[:, 1], points[:, 0]))
+        points = _unit_sphere_crossings(start, np.roll(polygon, -1, axis=0) / axes - start)
+        angles.extend(np.arctan2(points[:, 1], points[:, 0]))
     if not angles:
         return 0.0
     angles = np.sort(np.mod(angles, 2 * np.pi))
@@ -303,16 +294,7 @@ def _seam_rotation(
     crossings = []
     for ring in faces:
         start = vertices[ring] / axes
-        step = vertices[np.roll(ring, -1)] / axes - start
-        a = np.sum(step**2, axis=1)
-        b = 2 * np.sum(start * step, axis=1)
-        c = np.sum(start**2, axis=1) - 1
-        disc = b**2 - 4 * a * c
-        for sign in (-1.0, 1.0):
-            with np.errstate(invalid="ignore", divide="ignore"):
-                t = (-b + sign * np.sqrt(disc)) / (2 * a)
-            hit = (disc >= 0) & (t >= 0) & (t <= 1)
-            crossings.append(start[hit] + t[hit, None] * step[hit])
+        crossings.append(_unit_sphere_crossings(start, vertices[np.roll(ring, -1)] / axes - start))
     points = np.vstack(crossings) if crossings else np.empty((0, 3))
     if not len(points):
         return np.array([0.0, 0.0, 1.0]), 0.0  # on the unit sphere from here on
@@ -356,3 +338,18 @@ def _classify_facets(
             on_lumen = lumen > 0 and abs(level - lumen**2) < abs(level - 1.0)
             named.setdefault("lumen" if on_lumen else "outer", []).append(tag)
     return named
+
+
+def _unit_sphere_crossings(start: np.ndarray, step: np.ndarray) -> np.ndarray:
+    """Points where the segments start + t step, 0 <= t <= 1, cross the unit sphere."""
+    a = np.sum(step**2, axis=1)
+    b = 2 * np.sum(start * step, axis=1)
+    c = np.sum(start**2, axis=1) - 1
+    disc = b**2 - 4 * a * c
+    points = []
+    for sign in (-1.0, 1.0):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t = (-b + sign * np.sqrt(disc)) / (2 * a)
+        hit = (disc >= 0) & (t >= 0) & (t <= 1)
+        points.append(start[hit] + t[hit, None] * step[hit])
+    return np.vstack(points)

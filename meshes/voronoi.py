@@ -125,10 +125,7 @@ def polygons_2d(
     parent = np.arange(len(vertices))
 
     def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
+        return _root(parent, i)
 
     if merge_below > 0:
         for a, b in diagram.ridge_vertices:
@@ -195,10 +192,7 @@ def polyhedra_3d(
     parent = np.arange(len(vertices))
 
     def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
+        return _root(parent, i)
 
     if merge_below > 0:
         for _, _, ring in ridges:
@@ -224,3 +218,11 @@ def polyhedra_3d(
             if owner < count:
                 cells[owner].append(len(faces) - 1)
     return vertices, faces, cells
+
+
+def _root(parent: np.ndarray, i: int) -> int:
+    """Union-find representative of i (with path halving), for merging close vertices."""
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
