@@ -292,6 +292,10 @@ def write_report(run: Path) -> list[Path]:
     rows = read_csv(run / "metrics.csv")
     written = [plot_timeseries(rows, pulse_times(summary.get("config", {})), out)]
     series = read_series(run)
+    from bmf_fem.paraview_state import write_state_script
+
+    flat = series.points.shape[1] < 3 or np.allclose(series.points[:, 2:], 0.0)
+    write_state_script(run, rows, 2 if flat else 3)
     drawable = (
         series.points.shape[1] >= 2
         and series.cells.shape[1] in (2, 3, 4)

@@ -70,3 +70,27 @@ def test_paraview_reads_the_series(tmp_path, name, ranks):
         float(last["phi_max"]), rel=1e-6, abs=1e-12
     )  # ParaView reads float32
     assert ranges["u"][1] > 0.0  # the input reached the field
+
+
+@pytest.mark.slow
+def test_open_in_paraview_script_renders_the_run(tmp_path):
+    out = tmp_path / "run"
+    result = bmf("run", str(config(tmp_path, "2d")), "--out", str(out), "--quiet")
+    assert result.returncode == 0, result.stderr
+    script = out / "open_in_paraview.py"
+    picture = tmp_path / "paraview.png"
+    shot = tmp_path / "shot.py"
+    shot.write_text(
+        script.read_text().replace(
+            "here = os.path.dirname(os.path.abspath(__file__))", f"here = {str(out)!r}"
+        )
+        + f"\nsimple.SaveScreenshot({str(picture)!r}, view, ImageResolution=[800, 600])\n"
+    )
+    result = subprocess.run(
+        ["xvfb-run", "-a", shutil.which("pvbatch"), str(shot)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and picture.stat().st_size > 10000
