@@ -17,7 +17,8 @@ import os
 from paraview import simple
 
 here = os.path.dirname(os.path.abspath(__file__))
-reader = simple.Xdmf3ReaderS(registrationName="fields", FileName=[os.path.join(here, "fields.xdmf")])
+fields = os.path.join(here, "fields.xdmf")
+reader = simple.Xdmf3ReaderS(registrationName="fields", FileName=[fields])
 reader.UpdatePipelineInformation()
 view = simple.GetActiveViewOrCreate("RenderView")
 display = simple.Show(reader, view)
