@@ -10,7 +10,8 @@ EXIT_USAGE = 2
 EXIT_FAILED = 1
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, comm=None) -> int:
+    """Run a bmf command on ``comm`` (default: every rank of the job)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -23,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     from bmf_fem.meshes import MeshError
     from bmf_fem.simulation import SimulationError
 
-    comm = MPI.COMM_WORLD
+    comm = comm if comm is not None else MPI.COMM_WORLD  # the program's own communicator
     try:
         return args.handler(args, comm) or 0
     except (ConfigError, MeshError) as error:

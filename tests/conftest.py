@@ -14,10 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 
 
-def mpirun(
-    n: int, *args: str, timeout: float = 600, cwd: Path | None = None, check: bool = True
-) -> subprocess.CompletedProcess:
-    """Run ``mpirun -n n ARGS`` (shared-memory transport, root allowed, oversubscribed)."""
+def mpi_environment() -> dict[str, str]:
+    """os.environ plus Open MPI settings: root allowed, shared memory, oversubscription."""
     env = dict(os.environ)
     env.update(
         {
@@ -29,6 +27,14 @@ def mpirun(
             "PRTE_MCA_rmaps_default_mapping_policy": ":oversubscribe",
         }
     )
+    return env
+
+
+def mpirun(
+    n: int, *args: str, timeout: float = 600, cwd: Path | None = None, check: bool = True
+) -> subprocess.CompletedProcess:
+    """Run ``mpirun -n n ARGS`` (shared-memory transport, root allowed, oversubscribed)."""
+    env = mpi_environment()
     command = ["mpirun", "-n", str(n), *args]
     result = subprocess.run(
         command, capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -15,7 +14,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from conftest import bmf, mpirun
+from conftest import bmf, mpi_environment, mpirun
 
 # SBDF2 (histories), two memory modes, noise on u and s, pulses, a reset before the
 # checkpoint at step 20 (its flag must survive) and a damage switched on before it and
@@ -285,17 +284,7 @@ def test_sigterm_writes_a_checkpoint_the_run_resumes_from(config_file, reference
 @pytest.mark.slow
 def test_sigusr1_stops_mpirun_gracefully_and_the_run_resumes(config_file, tmp_path):
     out = tmp_path / "run"
-    env = dict(os.environ)
-    env.update(
-        {
-            "OMPI_ALLOW_RUN_AS_ROOT": "1",
-            "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
-            "OMPI_MCA_btl": "self,sm",
-            "OMPI_MCA_pml": "ob1",
-            "OMPI_MCA_rmaps_base_oversubscribe": "1",
-            "PRTE_MCA_rmaps_default_mapping_policy": ":oversubscribe",
-        }
-    )
+    env = mpi_environment()
     args = ["--out", str(out), "--quiet", "--set", "time.t_end=4"]
     command = ["mpirun", "-n", "2", sys.executable, "-m", "bmf_fem.cli", "run"]
     process = subprocess.Popen(
