@@ -121,7 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="list the shipped demos, or run one")
     demo.add_argument("name", nargs="?", help="demo to run (none: list them)")
-    demo.add_argument("--out", help="run directory (default: bmf-out/NAME, overwritten)")
+    demo.add_argument("--out", help="output directory (default: bmf-out/NAME, overwritten)")
+    demo.add_argument(
+        "--quick", action="store_true", help="scripted demos: coarse mesh, short times (CI)"
+    )
     add_overrides(demo)
     demo.add_argument("--quiet", action="store_true", help="no progress output")
     demo.set_defaults(handler=command_demo)
@@ -212,23 +215,52 @@ def command_demo(args, comm) -> int:
     from bmf_fem.config import load_config
     from bmf_fem.control import run_with_detection
     from bmf_fem.demo_table import demo_table
-    from bmf_fem.demos import demo_description, demo_names, demo_path
+    from bmf_fem.demos import SCRIPTED, demo_description, demo_names, demo_path
     from bmf_fem.errors import ConfigError
     from bmf_fem.parallel import print0
 
     names = demo_names()
     if not args.name:
+        print0(comm, "scenarios (scripts; --quick for a short coarse run):")
+        for name in SCRIPTED:
+            print0(comm, f"  {name:<20} {demo_description(name)}")
+        print0(comm, "configurations (TOML files run by bmf run):")
         for name in names:
-            print0(comm, f"{name:<12} {demo_description(name)}")
+            print0(comm, f"  {name:<20} {demo_description(name)}")
         print0(comm, "run one with: bmf demo NAME")
         return 0
+    if args.name in SCRIPTED:
+        return run_scripted_demo(args, comm)
     if args.name not in names:
-        raise ConfigError(f"no demo {args.name!r}; the demos are: {', '.join(names)}")
+        every = ", ".join([*SCRIPTED, *names])
+        raise ConfigError(f"no demo {args.name!r}; the demos are: {every}")
     config = load_config(demo_path(args.name), overrides=args.overrides)
     out = Path(args.out or f"bmf-out/{args.name}")
     summary = run_with_detection(config, out, comm, force=True, progress=not args.quiet)
     print0(comm, f"bmf demo {args.name}: {summary['mesh']}; results in {out}\n")
     print0(comm, demo_table(summary))
+    return 0
+
+
+def run_scripted_demo(args, comm) -> int:
+    """Run a scenario script's ``run(out, quick, comm)``; print its table."""
+    from bmf_fem.demos import load_demo
+    from bmf_fem.demos.common import write_result
+    from bmf_fem.errors import ConfigError
+    from bmf_fem.parallel import print0
+
+    if args.overrides:
+        raise ConfigError(
+            f"--set does not apply to the scripted demo {args.name!r}; copy the script "
+            f"(demos/{args.name}.py) and change it, or run a configuration with bmf run"
+        )
+    out = Path(args.out or f"bmf-out/{args.name}")
+    mode = "quick" if args.quick else "full"
+    print0(comm, f"bmf demo {args.name} ({mode}, {comm.size} rank(s)) -> {out}")
+    result = load_demo(args.name).run(out, args.quick, comm)
+    write_result(out, args.name, args.quick, result, comm)
+    print0(comm, "\n" + result.table)
+    print0(comm, f"\n{len(result.pictures)} pictures in {out}")
     return 0
 
 
