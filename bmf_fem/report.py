@@ -168,7 +168,11 @@ def plot_fields(run: Path, series: Series, times: list[float], out: Path) -> Pat
 
     names = [name for name in ("u", "M", "phi", "s") if name in series.functions]
     fig, axes = plt.subplots(
-        len(names), len(times), figsize=(3.6 * len(times), 3.2 * len(names)), squeeze=False
+        len(names),
+        len(times),
+        figsize=(3.6 * len(times) + 1.0, 3.2 * len(names)),
+        squeeze=False,
+        layout="constrained",
     )
     for row, name in enumerate(names):
         data = [values_at(run, series, name, t) for t in times]
@@ -181,9 +185,7 @@ def plot_fields(run: Path, series: Series, times: list[float], out: Path) -> Pat
             artist = _draw(ax, series, values, FIELD_COLOURS[name], series.centers[name])
             artist.set_clim(low, high)
             _frame(ax, f"{name} at t = {t:.3g}")
-            if column == len(times) - 1:
-                fig.colorbar(artist, ax=ax, label=name)
-    fig.tight_layout()
+        fig.colorbar(artist, ax=list(axes[row, :]), label=f"{name} (non-dimensional)")
     path = out / "fields.png"
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -280,6 +282,20 @@ def plot_site_raster(run: Path, series: Series, sites: list[dict], out: Path) ->
     return path
 
 
+def field_times(rows: list[dict]) -> list[float]:
+    """Up to four output times worth a picture: the peak of phi, the end, and quarters
+    of the run, none closer than a tenth of the run to another."""
+    t = np.array([float(row["t"]) for row in rows])
+    t_end = float(t[-1])
+    peak = float(t[int(np.argmax([float(r["phi_max"]) for r in rows]))])
+    chosen: list[float] = []
+    for wanted in (peak, t_end, t_end / 4, t_end / 2, 3 * t_end / 4):
+        nearest = float(t[np.argmin(np.abs(t - wanted))])
+        if all(abs(nearest - c) > 0.1 * t_end for c in chosen) and len(chosen) < 4:
+            chosen.append(nearest)
+    return sorted(chosen)
+
+
 def write_report(run: Path) -> list[Path]:
     """Draw every picture that fits the run into ``run/plots`` (call on one rank)."""
     import matplotlib
@@ -303,10 +319,7 @@ def write_report(run: Path) -> list[Path]:
     )
     if drawable:
         written.append(plot_mesh(run, series, summary, out))
-        t_end = float(rows[-1]["t"])
-        peak = float(rows[int(np.argmax([float(r["phi_max"]) for r in rows]))]["t"])
-        times = sorted({round(t, 9) for t in (t_end / 4, peak, t_end)})
-        written.append(plot_fields(run, series, times, out))
+        written.append(plot_fields(run, series, field_times(rows), out))
         if "expression_time" in series.functions:
             written.append(plot_expression_map(run, series, out))
     if (run / "sites.csv").exists() and "s" in series.functions:

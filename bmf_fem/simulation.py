@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -150,8 +151,12 @@ class Simulation:
         force: bool = False,
         progress: bool = True,
         resume: bool = False,
+        on_step: Callable[[Simulation], None] | None = None,
     ) -> dict:
         """Run to ``time.t_end`` writing fields, metrics and a summary into ``out``.
+
+        ``on_step(simulation)`` is called after every step (probes, distances, custom
+        records in scripts); it must be called on every rank and may be collective.
 
         With ``resume`` a run directory holding a checkpoint continues from it (the
         configuration must be the one it was written with), a finished one is left as
@@ -195,6 +200,8 @@ class Simulation:
                 self.step()
                 if step % every == 0 or step == self.n_steps:
                     self._output(fields, metrics, started)
+                if on_step is not None:
+                    on_step(self)
                 bar.update(step, self.history[-1] if self.history else None)
                 if step < self.n_steps:
                     self._checkpoint_if_due(out, step, checkpoint_every, stop)

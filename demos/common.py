@@ -56,17 +56,19 @@ def simulate(
     label: str,
     pictures: bool = True,
     setup: Callable[[Simulation], None] | None = None,
+    on_step: Callable[[Simulation], None] | None = None,
 ) -> tuple[Simulation, dict]:
     """Run ``config`` into ``out`` (overwritten), draw its pictures, report one line.
 
     Returns the finished simulation (still holding its final state; close it) and the
-    summary. ``setup`` may adjust the simulation (initial fields, probes) before it runs.
+    summary. ``setup`` may adjust the simulation (initial fields) before it runs;
+    ``on_step(simulation)`` is called after every step (probes, distances).
     """
     started = time.perf_counter()
     simulation = Simulation(config, comm)
     if setup is not None:
         setup(simulation)
-    summary = simulation.run(out, force=True, progress=False)
+    summary = simulation.run(out, force=True, progress=False, on_step=on_step)
     if pictures:
         draw_report(out, comm)
     print0(
@@ -109,7 +111,7 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> st
 
 def line_plot(
     path: Path,
-    curves: Sequence[tuple[Sequence[float], Sequence[float], str]],
+    curves: Sequence[tuple],
     xlabel: str,
     ylabel: str,
     title: str,
@@ -117,7 +119,11 @@ def line_plot(
     hline: tuple[float, str] | None = None,
     logy: bool = False,
 ) -> Path:
-    """One PNG of labelled curves; ``spans`` shade time windows (pulses, perturbations)."""
+    """One PNG of labelled curves; ``spans`` shade time windows (pulses, perturbations).
+
+    A curve is ``(x, y, label)`` or ``(x, y, label, style)`` with a matplotlib format
+    string such as ``"C0--"``.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -126,11 +132,12 @@ def line_plot(
     fig, ax = plt.subplots(figsize=(7.5, 4.2), dpi=110)
     shaded = set()
     for start, stop, name in spans:
-        ax.axvspan(start, stop, alpha=0.15, color="tab:orange" if "pulse" in name else "tab:grey",
-                   label=None if name in shaded else name, lw=0)
+        colour = "tab:orange" if "tickl" in name or "pulse" in name else "tab:grey"
+        ax.axvspan(start, stop, alpha=0.12, color=colour, lw=0,
+                   label=None if name in shaded else name)
         shaded.add(name)
-    for x, y, name in curves:
-        ax.plot(x, y, label=name, lw=1.6)
+    for x, y, name, *style in curves:
+        ax.plot(x, y, *style, label=name, lw=1.6)
     if hline is not None:
         ax.axhline(hline[0], color="k", ls="--", lw=1, label=hline[1])
     if logy:
