@@ -215,24 +215,25 @@ def command_demo(args, comm) -> int:
     from bmf_fem.config import load_config
     from bmf_fem.control import run_with_detection
     from bmf_fem.demo_table import demo_table
-    from bmf_fem.demos import SCRIPTED, demo_description, demo_names, demo_path
+    from bmf_fem.demos import demo_description, demo_names, demo_path, scripted_names
     from bmf_fem.errors import ConfigError
     from bmf_fem.parallel import print0
 
     names = demo_names()
+    scripted = scripted_names()
     if not args.name:
         print0(comm, "scenarios (scripts; --quick for a short coarse run):")
-        for name in SCRIPTED:
+        for name in scripted:
             print0(comm, f"  {name:<20} {demo_description(name)}")
         print0(comm, "configurations (TOML files run by bmf run):")
         for name in names:
             print0(comm, f"  {name:<20} {demo_description(name)}")
         print0(comm, "run one with: bmf demo NAME")
         return 0
-    if args.name in SCRIPTED:
+    if args.name in scripted:
         return run_scripted_demo(args, comm)
     if args.name not in names:
-        every = ", ".join([*SCRIPTED, *names])
+        every = ", ".join([*scripted, *names])
         raise ConfigError(f"no demo {args.name!r}; the demos are: {every}")
     config = load_config(demo_path(args.name), overrides=args.overrides)
     out = Path(args.out or f"bmf-out/{args.name}")

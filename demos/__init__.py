@@ -44,6 +44,11 @@ def demo_description(name: str) -> str:
     return ""
 
 
+def scripted_names() -> list[str]:
+    """Names of the scripted demos, in story order."""
+    return [name for name in SCRIPTED if script_path(name).exists()]
+
+
 def demo_names() -> list[str]:
     """Names of the shipped configuration demos (TOML files)."""
     return sorted(

@@ -101,12 +101,13 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> st
 
     cells = [[cell(v) for v in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(headers, widths)))]
-    for row in cells:
-        lines.append(
-            "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(row, widths)))
-        )
-    return "\n".join(lines)
+
+    def line(values: Sequence[str]) -> str:
+        aligned = [values[0].ljust(widths[0])]
+        aligned += [v.rjust(w) for v, w in zip(values[1:], widths[1:], strict=True)]
+        return "  ".join(aligned)
+
+    return "\n".join(line(row) for row in [list(headers), *cells])
 
 
 def line_plot(
@@ -133,8 +134,9 @@ def line_plot(
     shaded = set()
     for start, stop, name in spans:
         colour = "tab:orange" if "tickl" in name or "pulse" in name else "tab:grey"
-        ax.axvspan(start, stop, alpha=0.12, color=colour, lw=0,
-                   label=None if name in shaded else name)
+        ax.axvspan(
+            start, stop, alpha=0.12, color=colour, lw=0, label=None if name in shaded else name
+        )
         shaded.add(name)
     for x, y, name, *style in curves:
         ax.plot(x, y, *style, label=name, lw=1.6)
@@ -172,7 +174,8 @@ def write_result(out: Path, name: str, quick: bool, result: DemoResult, comm: MP
 
 def demo_main(name: str, run: Callable[[Path, bool, MPI.Comm], DemoResult]) -> int:
     """Command-line entry of a demo script: ``python3 demos/NAME.py [--quick] [--out DIR]``."""
-    parser = argparse.ArgumentParser(prog=f"demos/{name}.py", description=sys.modules[run.__module__].__doc__)
+    description = sys.modules[run.__module__].__doc__
+    parser = argparse.ArgumentParser(prog=f"demos/{name}.py", description=description)
     parser.add_argument("--quick", action="store_true", help="coarse and short (CI)")
     parser.add_argument("--out", default=f"bmf-out/demos/{name}", help="output directory")
     args = parser.parse_args()

@@ -86,7 +86,7 @@ def run(out: Path, quick: bool, comm: MPI.Comm) -> DemoResult:
     for label, feedback in (("gamma = 0", 0.0), (f"gamma = {FEEDBACK}", FEEDBACK)):
         key = "no_feedback" if feedback == 0.0 else "feedback"
         config = configure(base(quick), field={"feedback": feedback})
-        simulation, summary = simulate(config, out / key, comm, label, pictures=key == "feedback")
+        simulation, _ = simulate(config, out / key, comm, label, pictures=key == "feedback")
         simulation.close()
         histories[label] = simulation.history
         numbers[key] = scenario_numbers(simulation.history)
@@ -96,20 +96,36 @@ def run(out: Path, quick: bool, comm: MPI.Comm) -> DemoResult:
     table = format_table(
         ["quantity", "notes (toy)", "BMF gamma=0", f"BMF gamma={FEEDBACK}"],
         [
-            ["peak after 20 pulses (single tickles)", NOTES["peak"],
-             plain["peak_in_single_tickles"], fed["peak_in_single_tickles"]],
-            ["u wane after 30 idle periods (%)", NOTES["wane"],
-             plain["wane_percent"], fed["wane_percent"]],
-            ["pulses to recover the peak", NOTES["recover"],
-             plain["pulses_to_recover"], fed["pulses_to_recover"]],
-            ["expressed share of the plate at the end", None,
-             plain["expressed_fraction_end"], fed["expressed_fraction_end"]],
+            [
+                "peak after 20 pulses (single tickles)",
+                NOTES["peak"],
+                plain["peak_in_single_tickles"],
+                fed["peak_in_single_tickles"],
+            ],
+            [
+                "u wane after 30 idle periods (%)",
+                NOTES["wane"],
+                plain["wane_percent"],
+                fed["wane_percent"],
+            ],
+            [
+                "pulses to recover the peak",
+                NOTES["recover"],
+                plain["pulses_to_recover"],
+                fed["pulses_to_recover"],
+            ],
+            [
+                "expressed share of the plate at the end",
+                None,
+                plain["expressed_fraction_end"],
+                fed["expressed_fraction_end"],
+            ],
         ],
     )
     if comm.rank == 0:
         restart = 1.0 + PULSES + IDLE
         curves = []
-        for colour, (label, history) in zip(("C0", "C3"), histories.items()):
+        for colour, (label, history) in zip(("C0", "C3"), histories.items(), strict=True):
             t = [row["t"] for row in history]
             curves.append((t, [row["phi_max"] for row in history], f"phi_max, {label}", colour))
             curves.append((t, [row["u_max"] for row in history], f"u_max, {label}", colour + ":"))
@@ -120,7 +136,10 @@ def run(out: Path, quick: bool, comm: MPI.Comm) -> DemoResult:
                 "time (non-dimensional; one tickle per unit)",
                 "field (non-dimensional)",
                 "Tickle, wane, restart: phi = u + M keeps its memory while u wanes",
-                spans=[(1.0, 1.0 + PULSES, "tickling"), (restart, restart + RESTART_PULSES, "tickling")],
+                spans=[
+                    (1.0, 1.0 + PULSES, "tickling"),
+                    (restart, restart + RESTART_PULSES, "tickling"),
+                ],
                 hline=(plain["peak_phi"], "first peak of phi_max (gamma = 0)"),
             )
         )
