@@ -8,8 +8,9 @@ import json
 import h5py
 import numpy as np
 import pytest
-from bmf_fem.demos import demo_path
 from conftest import bmf
+
+from bmf_fem.demos import demo_path
 
 
 def read_sites(out) -> list[dict]:

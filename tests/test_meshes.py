@@ -12,6 +12,8 @@ from pathlib import Path
 import gmsh
 import numpy as np
 import pytest
+from mpi4py import MPI
+
 from bmf_fem.meshes import (
     KINDS,
     MeshData,
@@ -22,7 +24,6 @@ from bmf_fem.meshes import (
     region_measures,
     write_mesh,
 )
-from mpi4py import MPI
 
 COMM = MPI.COMM_WORLD
 HEXAGON_AREA = 3 * math.sqrt(3) / 2  # times R^2

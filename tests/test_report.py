@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from bmf_fem.demos import demo_path
 from conftest import bmf
+
+from bmf_fem.demos import demo_path
 
 RUN = """
 [mesh]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from bmf_fem.demos import demo_path
 from conftest import bmf
+
+from bmf_fem.demos import demo_path
 
 
 @pytest.mark.slow
