@@ -1,0 +1,49 @@
+"""The peers benchmark runs, prints its table, and its solvers agree on the answer."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CHECKOUT = Path(__file__).resolve().parents[1]
+SOLVERS = ("bmf-fem", "dolfinx-naive", "dolfinx-amg")
+
+
+def table_rows(output: str) -> list[list[str]]:
+    """The rows under the table's header, split into columns."""
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.split()[:2] == ["dofs", "case"])
+    rows = []
+    for line in lines[start + 1 :]:
+        if not line.strip() or not line.split()[0].isdigit():
+            break
+        rows.append(line.split())
+    return rows
+
+
+@pytest.mark.slow
+def test_peers_table_and_equal_accuracy():
+    command = [sys.executable, str(CHECKOUT / "benchmarks" / "peers.py"), "--sizes", "16"]
+    command += ["--steps", "2", "--warmup", "1", "--reference", "64", "--solvers", *SOLVERS]
+    result = subprocess.run(
+        command, capture_output=True, text=True, cwd=CHECKOUT, env=os.environ, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    rows = table_rows(result.stdout)
+    expected = {(case, name) for case in ("weak", "strong") for name in (*SOLVERS, "bmf-fem/u")}
+    assert {(row[1], row[3]) for row in rows} == expected
+    for case in ("weak", "strong"):
+        case_rows = [row for row in rows if row[1] == case]
+        assert all(row[0] == str(17 * 17) for row in case_rows)
+        assert all(float(row[6]) > 0 and float(row[8]) >= 1 for row in case_rows)
+        errors = [float(row[9]) for row in case_rows]
+        # All three discretise the same P1 problem on a 16 x 16 square, so each differs from
+        # the 64 x 64 reference by the same discretisation error (equal to 3 digits). A
+        # solver with D 1.5x too large has 2.7x (weak) and 11x (strong) that error, with
+        # the decay doubled 1.4x and 2.2x; 1.25 tells those apart.
+        assert 0 < max(errors) < 0.05
+        assert max(errors) / min(errors) < 1.25, (case, errors)
