@@ -29,7 +29,9 @@ same run. A step is modelled as moving, in SpMVs of its operator (12 bytes per n
 per row): one for the right-hand side, one more when the operator is rebuilt, and per
 Krylov iteration one plus the preconditioner's (ICC 1, AMG 5 x its operator complexity:
 symmetric smoothing down and up and a residual on every level), plus 10 vector streams per
-iteration. "bound" is that traffic at triad speed over the measured time. Run serially:
+iteration. "DRAM" and "cache" are the time that traffic takes at the triad's speed on
+arrays beyond any cache (3 x 256 MiB) and on arrays that stay in cache (3 x 4 MiB), over
+the measured time. Run serially:
 
     containers/run benchmarks/peer-env python3 benchmarks/peers.py
     containers/run python3 benchmarks/peers.py --solvers bmf-fem dolfinx-amg --sizes 64
@@ -446,11 +448,11 @@ def run_solver(name: str, n: int, D: float, args, reference: Reference) -> list[
     return rows
 
 
-def print_table(results: dict, bandwidth: float) -> None:
+def print_table(results: dict, bandwidths: tuple[float, float]) -> None:
     print(
         f"{'dofs':>7} {'case':>6} {'D dt/h^2':>8} {'solver':>13} {'pc':>6} {'opc':>4} "
         f"{'ms/step':>8} {'Mdof-st/s':>9} {'its':>5} {'error':>8} {'x bmf/u':>7} "
-        f"{'x bmf':>6} {'MB/step':>7} {'bound':>5}"
+        f"{'x bmf':>6} {'MB/step':>7} {'DRAM':>5} {'cache':>5}"
     )
     for (n, case), rows in results.items():
         number = CASES[case] * DT * n**2
@@ -462,13 +464,13 @@ def print_table(results: dict, bandwidth: float) -> None:
                 for base, width in (("bmf-fem/u", 7), ("bmf-fem", 6))
             ]
             megabytes = bytes_per_step(peer, row.its) / 1e6
-            bound = megabytes * 1e6 / bandwidth / (row.ms / 1e3)
+            bounds = [f"{megabytes * 1e11 / speed / row.ms:>4.0f}%" for speed in bandwidths]
             complexity = "-" if math.isnan(peer.amg_complexity) else f"{peer.amg_complexity:.2f}"
             print(
                 f"{peer.rows:>7} {case:>6} {number:>8.3g} {row.name:>13} "
                 f"{peer.preconditioner:>6} {complexity:>4} {row.ms:>8.2f} "
                 f"{peer.rows / row.ms / 1e3:>9.2f} {row.its:>5.1f} {row.error:>8.2e} "
-                f"{speedups[0]} {speedups[1]} {megabytes:>7.1f} {100 * bound:>4.0f}%"
+                f"{speedups[0]} {speedups[1]} {megabytes:>7.1f} {bounds[0]} {bounds[1]}"
             )
 
 
@@ -514,7 +516,7 @@ def main() -> None:
         f"average {load[0]:.2f} before, {os.getloadavg()[0]:.2f} after; "
         f"BLAS {loaded_blas().split(':')[0]}; bmf-fem {git_commit()}"
     )
-    print_table(results, bandwidth)
+    print_table(results, (bandwidth, in_cache))
     if missing:
         print(f"not run (not installed here; use benchmarks/peer-env): {' '.join(missing)}")
 
