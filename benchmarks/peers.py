@@ -27,11 +27,11 @@ both and cancels, so this is each solver's spatial and solver error. "x bmf/u" a
 Memory bandwidth: a STREAM-like triad a = b + s c (NumPy, best of several) measured in the
 same run. A step is modelled as moving, in SpMVs of its operator (12 bytes per nonzero, 20
 per row): one for the right-hand side, one more when the operator is rebuilt, and per
-Krylov iteration one plus the preconditioner's (ICC 1, AMG 5 x its operator complexity:
-symmetric smoothing down and up and a residual on every level), plus 10 vector streams per
-iteration. "DRAM" and "cache" are the time that traffic takes at the triad's speed on
-arrays beyond any cache (3 x 256 MiB) and on arrays that stay in cache (3 x 4 MiB), over
-the measured time. Run serially:
+Krylov iteration one plus the preconditioner's (Jacobi 3 vector streams, ICC 1, SOR 2,
+AMG 5 x its operator complexity: symmetric smoothing down and up and a residual on every
+level), plus 10 vector streams per iteration. "DRAM" and "cache" are the time that traffic
+takes at the triad's speed on arrays beyond any cache (3 x 256 MiB) and on arrays that stay
+in cache (3 x 4 MiB), over the measured time. Run serially:
 
     containers/run benchmarks/peer-env python3 benchmarks/peers.py
     containers/run python3 benchmarks/peers.py --solvers bmf-fem dolfinx-amg --sizes 64
@@ -64,7 +64,6 @@ DT, DECAY, RADIUS, RTOL = 0.1, 0.05, 0.1, 1e-8
 CASES = {"weak": 1e-3, "strong": 1.0}  # D
 HOLD = 1e6  # one input pulse this long and this large: a source of rate 1 throughout
 STATISTICS = "pc_hypre_boomeramg_print_statistics"  # hypre prints its complexities
-PRECONDITIONER_SPMVS = {"none": 0.0, "icc": 1.0}  # for AMG: 5 x operator complexity
 CG_VECTOR_STREAMS = 10  # two dot products and three axpys per CG iteration
 
 
@@ -404,12 +403,16 @@ def triad_bandwidth(size: int, repeats: int) -> float:
 def bytes_per_step(peer: Peer, iterations: float) -> float:
     """The traffic model of the module docstring (NaN for a preconditioner it lacks)."""
     spmv = 12 * peer.nnz + 20 * peer.rows
-    if math.isnan(peer.amg_complexity):
-        preconditioner = PRECONDITIONER_SPMVS.get(peer.preconditioner, math.nan)
-    else:
-        preconditioner = 5 * peer.amg_complexity
-    passes = 1 + peer.rebuilds + iterations * (1 + preconditioner)
-    return passes * spmv + iterations * CG_VECTOR_STREAMS * 8 * peer.rows
+    preconditioner = {
+        "none": 0.0,
+        "jacobi": 24.0 * peer.rows,  # the diagonal and r read, z written
+        "icc": spmv,  # a triangular factor, forward and back: about one matrix
+        "sor": 2 * spmv,  # a symmetric sweep
+    }.get(peer.preconditioner, math.nan)
+    if not math.isnan(peer.amg_complexity):
+        preconditioner = 5 * peer.amg_complexity * spmv
+    vectors = CG_VECTOR_STREAMS * 8 * peer.rows
+    return (1 + peer.rebuilds) * spmv + iterations * (spmv + preconditioner + vectors)
 
 
 @dataclass
