@@ -231,7 +231,7 @@ def healing_picture(
 
 def run(out: Path, quick: bool, comm: MPI.Comm) -> DemoResult:
     size = 1.0
-    h, dt = (0.04, 0.1) if quick else (0.02, 0.05)
+    h, dt = (0.04, 0.1) if quick else (0.015, 0.05)
     t_cut, t_end = 30.5, 75.0  # the cut falls between two pulses
     hole = {"centre": facet_spots(size)[0], "radius": 0.12 * size}
     print0(comm, f"crystal_hole: hole {hole} cut at t = {t_cut}")
