@@ -281,8 +281,8 @@ class MetricsWriter:
 
 
 def _format(value) -> str:
-    if isinstance(value, float):
-        return repr(value)
+    if isinstance(value, float):  # also NumPy floats, whose repr is np.float64(...)
+        return repr(float(value))
     return str(value)
 
 

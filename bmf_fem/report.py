@@ -4,8 +4,8 @@ Reads what the run wrote (fields.xdmf/.h5, metrics.csv, summary.json, sites.csv)
 draws PNGs into ``DIR/plots/`` with matplotlib (no display needed): the mesh with its
 region tags, u, M, phi and s at chosen times, time series with the input pulses marked,
 the expression-time map and, in cells mode, a raster of the sites over time. 2D meshes
-and 1D networks are drawn; 3D runs get the time series and site pictures only (open
-their fields in ParaView). Everything here is non-dimensional.
+and 1D networks are drawn here; the fields of 3D runs by bmf_fem.render3d (on the
+surface and cut open). Everything here is non-dimensional.
 """
 
 from __future__ import annotations
@@ -322,6 +322,10 @@ def write_report(run: Path) -> list[Path]:
         written.append(plot_fields(run, series, field_times(rows), out))
         if "expression_time" in series.functions:
             written.append(plot_expression_map(run, series, out))
+    elif not flat and series.cells.shape[1] in (4, 8):  # tetrahedra or hexahedra
+        from bmf_fem.render3d import render_report
+
+        written.extend(render_report(run, series, field_times(rows), out))
     if (run / "sites.csv").exists() and "s" in series.functions:
         written.append(plot_site_raster(run, series, read_csv(run / "sites.csv"), out))
     return written

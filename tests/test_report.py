@@ -28,7 +28,11 @@ every = 5
     [
         ('kind = "box"\nh = 0.1', [0.5, 0.5], {"timeseries", "mesh", "fields", "expression_time"}),
         ('kind = "web"\nh = 0.05', [0.0, 0.0], {"timeseries", "mesh", "fields", "expression_time"}),
-        ('kind = "box"\ndim = 3\nh = 0.25', [0.5, 0.5, 0.5], {"timeseries"}),
+        (
+            'kind = "box"\ndim = 3\nh = 0.25',
+            [0.5, 0.5, 0.5],
+            {"timeseries", "fields_3d", "fields_3d_inside", "expression_time_3d"},
+        ),
     ],
 )
 def test_run_draws_its_pictures_and_report_redraws_them(tmp_path, mesh, centre, pictures):
