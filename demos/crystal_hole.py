@@ -92,18 +92,12 @@ def facet_inputs(size: float, t_end: float) -> list[dict]:
 
 
 def probe(measure: Callable[[Simulation], object], samples: dict) -> Callable:
-    """A ``simulate`` setup hook: after every step store ``measure(simulation)`` by step."""
+    """An ``on_step`` probe: after every step store ``measure(simulation)`` by step."""
 
-    def attach(simulation: Simulation) -> None:
-        step = simulation.step
+    def record(simulation: Simulation) -> None:
+        samples[simulation.stepper.step_index] = (simulation.t, measure(simulation))
 
-        def step_and_measure() -> None:
-            step()
-            samples[simulation.stepper.step_index] = (simulation.t, measure(simulation))
-
-        simulation.step = step_and_measure
-
-    return attach
+    return record
 
 
 def hole_mask(simulation: Simulation, hole: dict) -> np.ndarray:
@@ -253,7 +247,7 @@ def run(out: Path, quick: bool, comm: MPI.Comm) -> DemoResult:
                 comm,
                 f"uncut, memory weight {weight:g}",
                 pictures=False,
-                setup=probe(snapshot(hole), references[weight]),
+                on_step=probe(snapshot(hole), references[weight]),
             )
             simulation.close()
         cut = {"kind": "reset", **hole, "start": t_cut, "fields": fields}
@@ -264,7 +258,7 @@ def run(out: Path, quick: bool, comm: MPI.Comm) -> DemoResult:
             comm,
             f"cut, {name}",
             pictures=index == 0,
-            setup=probe(compare_with(references[weight], hole), samples),
+            on_step=probe(compare_with(references[weight], hole), samples),
         )
         simulation.close()
         record, times, series = recovery_numbers(samples, references[weight], t_cut, dt)

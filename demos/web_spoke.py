@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -59,26 +58,24 @@ def far_segment(simulation: Simulation) -> str:
     return max(names, key=lambda name: int(name.split(".")[1]))
 
 
-def far_side_probe(signal: list[tuple[float, float]]) -> Callable[[Simulation], None]:
-    """A ``simulate`` setup hook appending (t, mean u over the far segment) after each step."""
+class FarSideProbe:
+    """An ``on_step`` probe appending (t, mean u over the far segment) after each step."""
 
-    def attach(simulation: Simulation) -> None:
-        n = simulation.stepper.n_owned
-        cells = simulation.mesh_data.cells(far_segment(simulation))
-        dofs = fem.locate_dofs_topological(simulation.model.V, 1, cells)
-        dofs = dofs[dofs < n]
-        weights = simulation.stepper.lumped[dofs]
-        length = global_sum(simulation.comm, weights.sum())
-        step = simulation.step
+    def __init__(self):
+        self.signal: list[tuple[float, float]] = []
+        self.dofs: np.ndarray | None = None
 
-        def step_and_measure() -> None:
-            step()
-            u = simulation.model.u.x.array[dofs]
-            signal.append((simulation.t, global_sum(simulation.comm, weights @ u) / length))
-
-        simulation.step = step_and_measure
-
-    return attach
+    def __call__(self, simulation: Simulation) -> None:
+        if self.dofs is None:  # the far segment's owned dofs and their lumped masses
+            n = simulation.stepper.n_owned
+            cells = simulation.mesh_data.cells(far_segment(simulation))
+            dofs = fem.locate_dofs_topological(simulation.model.V, 1, cells)
+            self.dofs = dofs[dofs < n]
+            self.weights = simulation.stepper.lumped[self.dofs]
+            self.length = global_sum(simulation.comm, self.weights.sum())
+        u = simulation.model.u.x.array[self.dofs]
+        mean = global_sum(simulation.comm, self.weights @ u) / self.length
+        self.signal.append((simulation.t, mean))
 
 
 def arrival_time(times: np.ndarray, signal: np.ndarray, threshold: float) -> float | None:
@@ -209,18 +206,18 @@ def run(out: Path, quick: bool, comm: MPI.Comm) -> DemoResult:
     }
     curves, far = {}, ""
     for index, (name, perturbations) in enumerate(runs):
-        signal: list[tuple[float, float]] = []
+        probe = FarSideProbe()
         simulation, _ = simulate(
             configure(base, perturbation=perturbations),
             out / f"run_{index}",
             comm,
             name,
             pictures=index == len(runs) - 1,
-            setup=far_side_probe(signal),
+            on_step=probe,
         )
         far = far_segment(simulation)
         simulation.close()
-        curves[name] = tuple(np.array(column) for column in zip(*signal, strict=True))
+        curves[name] = tuple(np.array(column) for column in zip(*probe.signal, strict=True))
     intact_peak = float(curves["intact"][1].max())
     threshold = ARRIVAL * intact_peak
     last = slice(-round(2.0 / dt), None)  # the last two pulse periods
