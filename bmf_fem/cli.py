@@ -267,18 +267,17 @@ def run_scripted_demo(args, comm) -> int:
 
 def make_plots(out: Path, comm) -> None:
     """The run's pictures, drawn on rank 0; a failure to draw never fails the run."""
-    from bmf_fem.parallel import print0
+    from bmf_fem.parallel import on_rank0, print0
+    from bmf_fem.report import write_report
 
-    if comm.rank == 0:
-        from bmf_fem.report import write_report
-
+    def draw() -> str:
         try:
-            written = write_report(out)
+            return f"bmf: {len(write_report(out))} pictures in {out / 'plots'}"
         except Exception as error:
-            print0(comm, f"bmf: warning: no pictures ({error})", file=sys.stderr)
-        else:
-            print0(comm, f"bmf: {len(written)} pictures in {out / 'plots'}")
-    comm.barrier()
+            return f"bmf: warning: no pictures ({error})"
+
+    message = on_rank0(comm, draw)
+    print0(comm, message, file=sys.stderr if "warning" in message else None)
 
 
 def command_report(args, comm) -> int:

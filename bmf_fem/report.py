@@ -211,6 +211,7 @@ def plot_timeseries(rows: list[dict], pulses: list[tuple[float, float]], out: Pa
         ax.set_ylabel(label, fontsize=9)
         ax.grid(alpha=0.3)
     axes[0].set_title("time series (orange bands: input pulses)", fontsize=10)
+    axes[-1].set_xlim(min(t[0], 0.0), t[-1])  # pulses scheduled after the end stay out
     axes[-1].set_xlabel("t (non-dimensional)")
     fig.tight_layout()
     path = out / "timeseries.png"
@@ -228,7 +229,7 @@ def plot_expression_map(run: Path, series: Series, out: Path) -> Path:
     values[values < 0] = np.nan
     fig, ax = plt.subplots(figsize=(6, 5.5))
     artist = _draw(ax, series, values, "viridis_r", series.centers[name])
-    fig.colorbar(artist, ax=ax, label="expression time (blank: never expressed)")
+    fig.colorbar(artist, ax=ax, label="expression time (non-dimensional; blank: never expressed)")
     _frame(ax, "when each site first expressed")
     path = out / "expression_time.png"
     fig.savefig(path, dpi=110, bbox_inches="tight")

@@ -21,7 +21,7 @@ from pathlib import Path
 from mpi4py import MPI
 
 from bmf_fem.config import Config, config_from_dict
-from bmf_fem.parallel import print0
+from bmf_fem.parallel import on_rank0, print0
 from bmf_fem.simulation import Simulation
 
 
@@ -81,12 +81,9 @@ def simulate(
 
 def draw_report(out: Path, comm: MPI.Comm) -> list[Path]:
     """The run's standard pictures (``bmf report``), drawn on rank 0."""
-    written: list[Path] = []
-    if comm.rank == 0:
-        from bmf_fem.report import write_report
+    from bmf_fem.report import write_report
 
-        written = write_report(out)
-    return comm.bcast(written, root=0)
+    return on_rank0(comm, lambda: write_report(out))
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +30,7 @@ from bmf_fem.demos.common import (
     line_plot,
     simulate,
 )
-from bmf_fem.parallel import print0
+from bmf_fem.parallel import on_rank0, print0
 from bmf_fem.sites import H_C
 
 HEIGHT, CAP = 1.0, 0.25  # the body and each pyramidal cap, along z
@@ -109,28 +108,6 @@ def plot_axis_profiles(run: Path, times: list[float], path: Path) -> Path:
         "build-up along the crystal's axis",
         hline=(H_C, "fold h_c (coupling g = 1): sites flip above it"),
     )
-
-
-def on_rank0(comm: MPI.Comm, work: Callable[[], list[Path]]) -> list[Path]:
-    """``work()`` on rank 0 while the other ranks sleep instead of spinning in MPI.
-
-    Rendering is slow; ranks busy-waiting in a broadcast would take its CPU cores.
-    """
-    result, error = [], None
-    if comm.rank == 0:
-        try:
-            result = work()
-        except Exception as failure:  # every rank must leave the barrier
-            error = failure
-    request = comm.Ibarrier()
-    while not request.Test():
-        time.sleep(0.02)
-    result, failed = comm.bcast((result, repr(error) if error else None), root=0)
-    if error is not None:
-        raise error
-    if failed:
-        raise RuntimeError(f"drawing the pictures failed on rank 0: {failed}")
-    return result
 
 
 def run(out: Path, quick: bool, comm: MPI.Comm) -> DemoResult:
