@@ -32,6 +32,7 @@ from bmf_fem.demos.common import (
     line_plot,
     simulate,
 )
+from bmf_fem.noise import dof_keys
 from bmf_fem.parallel import global_sum, print0
 from bmf_fem.simulation import Simulation
 
@@ -107,18 +108,44 @@ def hole_mask(simulation: Simulation, hole: dict) -> np.ndarray:
     return np.sum((points - hole["centre"]) ** 2, axis=1) <= hole["radius"] ** 2
 
 
+class GlobalOrder:
+    """Whole-mesh vectors in an order that does not depend on the partition.
+
+    Two runs of the same configuration may partition the mesh differently; their fields
+    are compared in the order of the dofs' partition-independent keys, on every rank.
+    """
+
+    def __init__(self, simulation: Simulation):
+        n = simulation.stepper.n_owned
+        keys = dof_keys(simulation.model.V)[:n]
+        every = np.sort(np.concatenate(simulation.comm.allgather(keys)))
+        self.comm, self.n, self.size = simulation.comm, n, every.size
+        self.position = np.searchsorted(every, keys)
+
+    def gather(self, local: np.ndarray) -> np.ndarray:
+        whole = np.zeros(self.size)
+        whole[self.position] = local[: self.n]
+        self.comm.Allreduce(MPI.IN_PLACE, whole, op=MPI.SUM)
+        return whole
+
+
 def snapshot(hole: dict) -> Callable[[Simulation], dict]:
-    """Owned u and phi, and the share of the hole where s > sites.on (expressed now)."""
+    """u, phi and the lumped masses of the whole mesh (GlobalOrder), and the share of the
+    hole where s > sites.on (expressed now)."""
+    order: list[GlobalOrder] = []
 
     def measure(simulation: Simulation) -> dict:
+        if not order:
+            order.append(GlobalOrder(simulation))
         n = simulation.stepper.n_owned
         model, weights = simulation.model, simulation.stepper.lumped[:n]
         inside = hole_mask(simulation, hole)
         active = inside & (model.s.x.array[:n] > simulation.config.sites.on)
         area = global_sum(simulation.comm, weights[inside].sum())
         return {
-            "u": model.u.x.array[:n].copy(),
-            "phi": model.phi.x.array[:n].copy(),
+            "u": order[0].gather(model.u.x.array),
+            "phi": order[0].gather(model.phi.x.array),
+            "weights": order[0].gather(weights),
             "hole_expressed": global_sum(simulation.comm, weights[active].sum()) / area,
         }
 
@@ -130,12 +157,12 @@ def compare_with(reference: dict, hole: dict) -> Callable[[Simulation], dict]:
     current = snapshot(hole)
 
     def measure(simulation: Simulation) -> dict:
-        weights = simulation.stepper.lumped[: simulation.stepper.n_owned]
         now, then = current(simulation), reference[simulation.stepper.step_index][1]
+        weights = now["weights"]
         result = {"hole_expressed": now["hole_expressed"]}
         for name in ("u", "phi"):
-            difference = global_sum(simulation.comm, weights @ (now[name] - then[name]) ** 2)
-            norm = global_sum(simulation.comm, weights @ then[name] ** 2)
+            difference = weights @ (now[name] - then[name]) ** 2
+            norm = weights @ then[name] ** 2
             result[name] = math.sqrt(difference / norm) if norm > 0 else 0.0
         return result
 
