@@ -129,7 +129,8 @@ class ModelState:
 
 
 class StepperState:
-    """Step counter, SBDF2 start and, for SBDF2, the histories w^{n-1} and N(w^{n-1})."""
+    """Step counter, SBDF2 start, w^{n-1} (SBDF2 and the solvers' initial guess) and,
+    for SBDF2, N(w^{n-1})."""
 
     def __init__(self, stepper):
         self.stepper = stepper
@@ -144,12 +145,12 @@ class StepperState:
         stepper = self.stepper
         functions = {}
         explicit_saved = []
-        if stepper.scheme == "sbdf2":
-            for unknown in stepper.unknowns:
-                name = unknown.equation.name
-                previous = self._scratch(f"previous.{name}", unknown.function)
-                previous.x.array[:] = unknown.previous
-                functions[previous.name] = previous
+        for unknown in stepper.unknowns:
+            name = unknown.equation.name
+            previous = self._scratch(f"previous.{name}", unknown.function)
+            previous.x.array[:] = unknown.previous
+            functions[previous.name] = previous
+            if stepper.scheme == "sbdf2":
                 # Always listed (zeros before the first step) so the set of functions
                 # does not depend on the step.
                 explicit = self._scratch(f"previous_explicit.{name}", unknown.function)

@@ -4,6 +4,12 @@ One :class:`ImplicitSolver` per equation: its matrix is assembled once per dt (a
 damage perturbation switches), its KSP and preconditioner are created once and set up
 once per assembly. Operators without diffusion are diagonal after mass lumping and are
 applied pointwise, with no matrix and no solve.
+
+The preconditioner follows the operator's diffusion number ``D dt / h^2``: algebraic
+multigrid where diffusion dominates, incomplete Cholesky where the mass term does. The
+option sets below are the fastest measured by ``benchmarks/preconditioners.py``
+(docs/performance.md has the numbers); every one of them can be overridden through
+``[solver] petsc_options``.
 """
 
 from __future__ import annotations
@@ -12,18 +18,49 @@ from collections.abc import Mapping
 
 import numpy as np
 from dolfinx import fem
+from dolfinx import mesh as dmesh
 from dolfinx.fem import petsc as fem_petsc
+from mpi4py import MPI
 from petsc4py import PETSc
 
-# BoomerAMG as PETSc configures it (Falgout coarsening, classical interpolation, strong
-# threshold 0.25): on these operators it beats HMIS with ext+i interpolation by 2-3x per
-# solve (benchmarks/preconditioners.py).
-HYPRE_DEFAULTS = {"pc_hypre_type": "boomeramg"}
+# BoomerAMG for 2D (and 1D) operators: HMIS coarsening with one level of aggressive
+# coarsening and extended+i interpolation truncated to 4 entries per row keep the
+# operator complexity near 1.4 (Falgout with classical interpolation: 2.4), which
+# halves the cost of a V-cycle for one more iteration.
+BOOMERAMG_2D: dict[str, object] = {
+    "pc_hypre_type": "boomeramg",
+    "pc_hypre_boomeramg_coarsen_type": "HMIS",
+    "pc_hypre_boomeramg_interp_type": "ext+i",
+    "pc_hypre_boomeramg_P_max": 4,
+    "pc_hypre_boomeramg_strong_threshold": 0.25,
+    "pc_hypre_boomeramg_agg_nl": 1,
+}
 
-# Above this diffusion number D dt / h^2 multigrid pays for its V-cycles; below it the
-# mass term dominates and incomplete Cholesky converges in a few cheap iterations
-# (benchmarks/step_throughput.py shows the crossover).
-AUTO_AMG_THRESHOLD = 300.0
+# BoomerAMG for 3D operators: the same, with the strong threshold hypre recommends for
+# 3D diffusion (0.5), which keeps the coarse operators sparse.
+BOOMERAMG_3D: dict[str, object] = {
+    **BOOMERAMG_2D,
+    "pc_hypre_boomeramg_strong_threshold": 0.5,
+}
+
+# PETSc's smoothed-aggregation AMG with one Chebyshev-Jacobi smoothing step per level and
+# a small drop threshold for the aggregation graph: V-cycles of about 6 SpMVs, against 9-14
+# for BoomerAMG, whose hybrid Gauss-Seidel smoother is most of its cycle.
+GAMG_OPTIONS: dict[str, object] = {
+    "pc_gamg_type": "agg",
+    "pc_gamg_threshold": 0.02,
+    "mg_levels_ksp_type": "chebyshev",
+    "mg_levels_pc_type": "jacobi",
+    "mg_levels_ksp_max_it": 1,
+}
+
+# Above this diffusion number multigrid pays for its V-cycles; below it the mass term
+# dominates and incomplete Cholesky converges in a few cheap iterations.
+AUTO_AMG_THRESHOLD = 50.0
+
+# What "auto" picks on either side of the threshold.
+AUTO_AMG_PC = "gamg"
+MASS_DOMINATED_PC = "icc"
 
 
 def lumped_mass(mass: PETSc.Mat) -> tuple[PETSc.Vec, PETSc.Vec]:
@@ -42,15 +79,47 @@ def lumped_mass(mass: PETSc.Mat) -> tuple[PETSc.Vec, PETSc.Vec]:
     return rowsum, diagonal
 
 
+def min_cell_size(mesh: dmesh.Mesh) -> float:
+    """The smallest cell diameter (longest edge) of the mesh, over all ranks."""
+    tdim = mesh.topology.dim
+    cells = np.arange(mesh.topology.index_map(tdim).size_local, dtype=np.int32)
+    local = mesh.h(tdim, cells).min() if cells.size else np.inf
+    return mesh.comm.allreduce(float(local), op=MPI.MIN)
+
+
+def diffusion_number(diffusivity: float, rate: float, dt: float, cell_size: float) -> float:
+    """``D dt / ((1 + c dt) h^2)``: stiffness over mass in ``(1/dt + c) M + D K``.
+
+    It is ``D dt / h^2`` when the rate ``c`` is small against ``1/dt``.
+    """
+    return diffusivity * dt / ((1.0 + rate * dt) * cell_size**2)
+
+
 def choose_preconditioner(pc_type: str, diffusion_number: float) -> str:
     """Resolve ``pc_type = "auto"`` from the diffusion number ``D dt / h^2``."""
     if pc_type != "auto":
         return pc_type
-    return "hypre" if diffusion_number > AUTO_AMG_THRESHOLD else "icc"
+    return AUTO_AMG_PC if diffusion_number > AUTO_AMG_THRESHOLD else MASS_DOMINATED_PC
+
+
+def preconditioner_options(pc_type: str, dim: int, parallel: bool) -> dict[str, object]:
+    """The tuned PETSc options bmf-fem adds for ``pc_type`` on a ``dim``-D mesh."""
+    if pc_type == "hypre":
+        return dict(BOOMERAMG_3D if dim >= 3 else BOOMERAMG_2D)
+    if pc_type == "gamg":
+        return dict(GAMG_OPTIONS)
+    if pc_type in ("icc", "ilu") and parallel:
+        # Incomplete factorisations are local: one block per rank.
+        return {"pc_type": "bjacobi", "sub_pc_type": pc_type}
+    return {}
 
 
 class ImplicitSolver:
-    """Solves ``A w = b`` for one equation's operator, reusing one KSP for every step."""
+    """Solves ``A w = b`` for one equation's operator, reusing one KSP for every step.
+
+    ``petsc_options`` (the user's ``[solver] petsc_options``) override the tuned options
+    of :func:`preconditioner_options`, including ``pc_type`` itself.
+    """
 
     def __init__(
         self,
@@ -67,7 +136,8 @@ class ImplicitSolver:
         self.prefix = prefix
         self.name = prefix.removeprefix("bmf_").rstrip("_")
         self.matrix = fem_petsc.create_matrix(operator)
-        comm = operator.mesh.comm
+        mesh = operator.mesh
+        comm = mesh.comm
         self.ksp = PETSc.KSP().create(comm)
         self.ksp.setOptionsPrefix(prefix)
         self.ksp.setOperators(self.matrix)
@@ -78,20 +148,25 @@ class ImplicitSolver:
             "ksp_atol": atol,
             "ksp_max_it": max_it,
         }
-        if pc_type == "hypre":
-            options.update(HYPRE_DEFAULTS)
-        if pc_type in ("icc", "ilu") and comm.size > 1:
-            # Incomplete factorisations are local: one block per rank.
-            options.update({"pc_type": "bjacobi", "sub_pc_type": pc_type})
+        options.update(preconditioner_options(pc_type, mesh.topology.dim, comm.size > 1))
         options.update(petsc_options)
         database = PETSc.Options()
         for key, value in options.items():
             database[prefix + key] = _petsc_value(value)
         self.ksp.setFromOptions()
         self.ksp.setInitialGuessNonzero(True)
-        for key in options:
-            del database[prefix + key]
+        # Multigrid levels and block-Jacobi blocks read their options when the
+        # preconditioner is first set up: the options stay until then (assemble).
+        self._options = [prefix + key for key in options]
         self.last_iterations = 0
+        # Work vectors of the projected initial guess.
+        self._images = (self.matrix.createVecLeft(), self.matrix.createVecLeft())
+        self._previous = self.matrix.createVecLeft()
+
+    @property
+    def pc_type(self) -> str:
+        """The PETSc preconditioner in use (after the options were applied)."""
+        return self.ksp.getPC().getType()
 
     def assemble(self) -> None:
         """Assemble the operator and set the preconditioner up (once per dt or damage)."""
@@ -100,9 +175,20 @@ class ImplicitSolver:
         self.matrix.assemble()
         self.ksp.setOperators(self.matrix)
         self.ksp.setUp()
+        database = PETSc.Options()
+        for key in self._options:
+            del database[key]
+        self._options = []
 
-    def solve(self, rhs: PETSc.Vec, solution: fem.Function) -> int:
-        """Solve into ``solution`` (its current value is the initial guess)."""
+    def solve(
+        self, rhs: PETSc.Vec, solution: fem.Function, previous: np.ndarray | None = None
+    ) -> int:
+        """Solve into ``solution``, starting from its current value, or with ``previous``
+        (the value one step before, local array) from the best guess in their span."""
+        if previous is not None and self.project_guess(rhs, solution.x.petsc_vec, previous):
+            solution.x.scatter_forward()
+            self.last_iterations = 0
+            return 0
         self.ksp.solve(rhs, solution.x.petsc_vec)
         reason = self.ksp.getConvergedReason()
         if reason < 0:
@@ -114,9 +200,47 @@ class ImplicitSolver:
         self.last_iterations = self.ksp.getIterationNumber()
         return self.last_iterations
 
+    def project_guess(self, rhs: PETSc.Vec, current: PETSc.Vec, previous: np.ndarray) -> bool:
+        """Replace ``current`` (w^n) by the combination ``a w^n + b w^{n-1}`` closest to
+        the solution in the energy norm (a Galerkin projection on the last two values).
+
+        The span holds the plain guess w^n and the extrapolation 2 w^n - w^{n-1}, so the
+        result is never worse than either in that norm. It costs two SpMVs, which also
+        give its residual: True when that already meets ``||b - A x|| <= rtol ||b||``
+        (or atol), so that no Krylov iteration is needed.
+        """
+        older = self._previous
+        older.placeArray(previous[: current.getLocalSize()])
+        try:
+            image, image_older = self._images
+            self.matrix.mult(current, image)
+            self.matrix.mult(older, image_older)
+            g00, g01, r0 = current.mDot([image, image_older, rhs])
+            g11, r1 = older.mDot([image_older, rhs])
+            determinant = g00 * g11 - g01 * g01
+            if determinant > 1e-10 * g00 * g11:
+                a = (g11 * r0 - g01 * r1) / determinant
+                b = (g00 * r1 - g01 * r0) / determinant
+            elif g00 > 0.0:
+                a, b = r0 / g00, 0.0
+            else:
+                return False
+            current.axpby(b, a, older)
+            image.axpby(b, a, image_older)  # A x
+            image.aypx(-1.0, rhs)  # b - A x
+            rtol, atol, *_ = self.ksp.getTolerances()
+            return image.norm() <= max(rtol * rhs.norm(), atol)
+        finally:
+            older.resetArray()
+
     def destroy(self) -> None:
+        database = PETSc.Options()
+        for key in self._options:
+            del database[key]
         self.ksp.destroy()
         self.matrix.destroy()
+        for vec in (*self._images, self._previous):
+            vec.destroy()
 
 
 class SolverError(RuntimeError):
