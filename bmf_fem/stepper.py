@@ -22,6 +22,7 @@ from bmf_fem.linalg import (
     lumped_mass,
     min_cell_size,
 )
+from bmf_fem.model import JIT_OPTIONS
 
 # Noise streams: u uses 0, sites 1 (memory modes carry no noise).
 FIELD_NOISE_STREAM = 0
@@ -49,7 +50,7 @@ class ImexUnknown:
             config = stepper.solver_config
             pc_type = choose_preconditioner(config.pc_type, stepper.diffusion_number(equation))
             self.solver = ImplicitSolver(
-                fem.form(equation.operator),
+                fem.form(equation.operator, jit_options=JIT_OPTIONS),
                 f"bmf_{equation.name}_",
                 config.ksp_type,
                 pc_type,
@@ -143,7 +144,7 @@ class Stepper:
         self.dt = float(model.dt.value)
         index_map = V.dofmap.index_map
         self.n_owned = index_map.size_local
-        self.mass = fem_petsc.assemble_matrix(fem.form(forms.mass_form(V)))
+        self.mass = fem_petsc.assemble_matrix(fem.form(forms.mass_form(V), jit_options=JIT_OPTIONS))
         self.mass.assemble()
         rowsum, hrz = lumped_mass(self.mass)
         self.lumped = self._ghosted(hrz)
@@ -159,7 +160,7 @@ class Stepper:
         test = ufl.TestFunction(V)
         self.load_vectors = {}
         for name, expression in (sources or {}).items():
-            form = fem.form(expression * test * ufl.dx)
+            form = fem.form(expression * test * ufl.dx, jit_options=JIT_OPTIONS)
             self.load_vectors[name] = (form, fem_petsc.create_vector(form))
         self.step_index = 0
         self.history_start = 0
