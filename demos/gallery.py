@@ -3,8 +3,9 @@
     containers/run python3 demos/gallery.py [--quick] [--only NAME ...]
     containers/run mpirun -n 2 python3 demos/gallery.py      # prism_3d wants two ranks
 
-The pictures kept per demo: those the demo draws itself (next to its demo.json) and the
-field and site pictures of its first run. docs/gallery.md shows them.
+The pictures kept per demo: those the demo draws itself and its field and site pictures
+(not the time series, mesh and expression maps every run also has). docs/gallery.md
+shows them.
 """
 
 from __future__ import annotations
@@ -20,15 +21,17 @@ from bmf_fem.demos import scripted_names
 from bmf_fem.demos.common import write_result
 from bmf_fem.parallel import print0
 
-KEPT_RUN_PICTURES = ("fields.png", "fields_3d.png", "site_raster.png", "sites.png")
+LEFT_OUT = {"timeseries.png", "mesh.png", "expression_time.png", "fields_3d_inside.png"}
+"""Standard report pictures the gallery does without (every run directory has them)."""
 
 
-def kept(out: Path, pictures: list[Path]) -> list[Path]:
-    """The demo's own pictures and the field/site pictures of its first run."""
-    own = [p for p in pictures if p.parent == out]
-    runs = sorted({p.parent for p in pictures if p.parent != out})
-    first = [p for p in pictures if runs and p.parent == runs[0] and p.name in KEPT_RUN_PICTURES]
-    return own + first
+def kept(pictures: list[Path]) -> list[Path]:
+    """The demo's own pictures and its field and site pictures, one of each name."""
+    chosen: dict[str, Path] = {}
+    for picture in pictures:
+        if picture.name not in LEFT_OUT:
+            chosen.setdefault(picture.name, picture)
+    return list(chosen.values())
 
 
 def main() -> int:
@@ -51,7 +54,7 @@ def main() -> int:
             target.mkdir(parents=True, exist_ok=True)
             for old in target.glob(f"{name}--*.png"):
                 old.unlink()
-            for picture in kept(out, [Path(p) for p in result.pictures]):
+            for picture in kept([Path(p) for p in result.pictures]):
                 shutil.copyfile(picture, target / f"{name}--{picture.name}")
             (target / f"{name}.txt").write_text(result.table + "\n")
         print0(comm, result.table)
