@@ -27,11 +27,11 @@ both and cancels, so this is each solver's spatial and solver error. "x bmf/u" a
 Memory bandwidth: a STREAM-like triad a = b + s c (NumPy, best of several) measured in the
 same run. A step is modelled as moving, in SpMVs of its operator (12 bytes per nonzero, 20
 per row): one for the right-hand side, one more when the operator is rebuilt, and per
-Krylov iteration one plus the preconditioner's (Jacobi 3 vector streams, ICC 1, SOR 2,
-AMG 5 x its operator complexity: symmetric smoothing down and up and a residual on every
-level), plus 10 vector streams per iteration. "DRAM" and "cache" are the time that traffic
-takes at the triad's speed on arrays beyond any cache (3 x 256 MiB) and on arrays that stay
-in cache (3 x 4 MiB), over the measured time. Run serially:
+Krylov iteration one plus the preconditioner's (Jacobi 3 vector streams, ICC 1, SOR 2, AMG
+5 x its operator complexity: a symmetric smoothing sweep or two Chebyshev steps down and
+up and a residual on every level), plus 10 vector streams per iteration. "DRAM" and
+"cache" are the time that traffic takes at the triad's speed on arrays beyond any cache
+(3 x 256 MiB) and on arrays that stay in cache (3 x 4 MiB), over the measured time. Run serially:
 
     containers/run benchmarks/peer-env python3 benchmarks/peers.py
     containers/run python3 benchmarks/peers.py --solvers bmf-fem dolfinx-amg --sizes 64
@@ -155,7 +155,7 @@ class BmfFem(Peer):
 
     def __init__(self, n: int, D: float):
         config = config_from_dict(bmf_config(n, D))
-        self.simulation, printed = hypre_output(lambda: Simulation(config, MPI.COMM_SELF))
+        self.simulation, printed = c_stdout(lambda: Simulation(config, MPI.COMM_SELF))
         stepper = self.simulation.stepper
         field = next(unknown for unknown in stepper.unknowns if unknown.equation.name == "u")
         self.field_seconds: list[float] = []
@@ -167,9 +167,9 @@ class BmfFem(Peer):
             self.field_seconds.append(time.perf_counter() - started)
 
         field.advance = timed_advance
-        matrix = field.solver.matrix
-        pc_type = field.solver.ksp.getPC().getType()
-        super().__init__("bmf-fem", matrix.getSize()[0], nonzeros(matrix), pc_type)
+        matrix, pc = field.solver.matrix, field.solver.ksp.getPC()
+        printed += c_stdout(pc.view)[1]  # where GAMG reports its complexity
+        super().__init__("bmf-fem", matrix.getSize()[0], nonzeros(matrix), pc.getType())
         self.amg_complexity = operator_complexity(printed)
 
     def step(self) -> int:
@@ -325,11 +325,11 @@ def cg_boomeramg(ksp: PETSc.KSP, rtol: float) -> float:
     ksp.setFromOptions()
     for key in options:
         del database[f"peer_{key}"]
-    return operator_complexity(hypre_output(ksp.setUp)[1])
+    return operator_complexity(c_stdout(ksp.setUp)[1])
 
 
-def hypre_output(action):
-    """Run ``action``; its result, and what C code (hypre) printed to stdout meanwhile."""
+def c_stdout(action):
+    """Run ``action``; its result, and what C code (hypre, PETSc) printed to stdout."""
     sys.stdout.flush()
     saved = os.dup(1)
     with tempfile.TemporaryFile() as capture:
@@ -345,9 +345,10 @@ def hypre_output(action):
         return result, capture.read().decode(errors="replace")
 
 
-def operator_complexity(statistics: str) -> float:
-    """The operator complexity (nonzeros on all levels over the finest's) hypre printed."""
-    found = re.search(r"operator = ([0-9.]+)", statistics)
+def operator_complexity(printed: str) -> float:
+    """The AMG operator complexity (nonzeros on all levels over the finest's) in ``printed``:
+    hypre's statistics or PETSc's view of a GAMG preconditioner."""
+    found = re.search(r"operator\s*=\s*([0-9.]+)", printed)
     return float(found.group(1)) if found else math.nan
 
 
