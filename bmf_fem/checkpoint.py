@@ -129,8 +129,8 @@ class ModelState:
 
 
 class StepperState:
-    """Step counter, SBDF2 start, w^{n-1} (SBDF2 and the solvers' initial guess) and,
-    for SBDF2, N(w^{n-1})."""
+    """Step counter, SBDF2 start, w^{n-1} (SBDF2 and the solvers' initial guess), the
+    older values the initial guess combines and, for SBDF2, N(w^{n-1})."""
 
     def __init__(self, stepper):
         self.stepper = stepper
@@ -150,6 +150,10 @@ class StepperState:
             previous = self._scratch(f"previous.{name}", unknown.function)
             previous.x.array[:] = unknown.previous
             functions[previous.name] = previous
+            for index, values in enumerate(getattr(unknown, "older", [])):
+                saved = self._scratch(f"older{index}.{name}", unknown.function)
+                saved.x.array[:] = values
+                functions[saved.name] = saved
             if stepper.scheme == "sbdf2":
                 # Always listed (zeros before the first step) so the set of functions
                 # does not depend on the step.
@@ -178,6 +182,9 @@ class StepperState:
             name = unknown.equation.name
             if f"previous.{name}" in state.functions:
                 unknown.previous[:] = state.functions[f"previous.{name}"].x.array
+            for index, older in enumerate(getattr(unknown, "older", [])):
+                if f"older{index}.{name}" in state.functions:
+                    older[:] = state.functions[f"older{index}.{name}"].x.array
             if name in values["previous_explicit"]:
                 explicit = state.functions[f"previous_explicit.{name}"].x.array
                 unknown.previous_explicit = explicit.copy()

@@ -14,7 +14,7 @@ option sets below are the fastest measured by ``benchmarks/preconditioners.py``
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from dolfinx import fem
@@ -159,13 +159,7 @@ class ImplicitSolver:
         # preconditioner is first set up: the options stay until then (assemble).
         self._options = [prefix + key for key in options]
         self.last_iterations = 0
-        # Work vectors of the projected initial guess: A w^n, A w^{n-1} (kept from the last
-        # step as long as w^{n-1} is the w^n it was computed from) and a residual.
-        self._image = self.matrix.createVecLeft()
-        self._image_older = self.matrix.createVecLeft()
-        self._residual = self.matrix.createVecLeft()
-        self._previous = self.matrix.createVecLeft()
-        self._energy_older = 0.0  # w^n A w^n of the last step, identifies its image
+        self.guess = ProjectedGuess(self.matrix)
 
     @property
     def pc_type(self) -> str:
@@ -179,22 +173,24 @@ class ImplicitSolver:
         self.matrix.assemble()
         self.ksp.setOperators(self.matrix)
         self.ksp.setUp()
-        self._energy_older = 0.0  # a new operator: no image to reuse
+        self.guess.forget_images()  # a new operator
         database = PETSc.Options()
         for key in self._options:
             del database[key]
         self._options = []
 
     def solve(
-        self, rhs: PETSc.Vec, solution: fem.Function, previous: np.ndarray | None = None
+        self, rhs: PETSc.Vec, solution: fem.Function, history: Sequence[np.ndarray] = ()
     ) -> int:
-        """Solve into ``solution``, starting from its current value, or with ``previous``
-        (the value one step before, local array) from the best guess in their span."""
-        if previous is not None and self.project_guess(rhs, solution.x.petsc_vec, previous):
+        """Solve into ``solution``. Without ``history`` its current value is the initial
+        guess; with earlier values (local arrays, newest first) the guess is their best
+        combination (:class:`ProjectedGuess`), which may already be converged."""
+        vec = solution.x.petsc_vec
+        if history and self.guess.project(rhs, vec, history, *self.ksp.getTolerances()[:2]):
             solution.x.scatter_forward()
             self.last_iterations = 0
             return 0
-        self.ksp.solve(rhs, solution.x.petsc_vec)
+        self.ksp.solve(rhs, vec)
         reason = self.ksp.getConvergedReason()
         if reason < 0:
             raise SolverError(
@@ -205,54 +201,104 @@ class ImplicitSolver:
         self.last_iterations = self.ksp.getIterationNumber()
         return self.last_iterations
 
-    def project_guess(self, rhs: PETSc.Vec, current: PETSc.Vec, previous: np.ndarray) -> bool:
-        """Replace ``current`` (w^n) by the combination ``a w^n + b w^{n-1}`` closest to
-        the solution in the energy norm (a Galerkin projection on the last two values).
-
-        The span holds the plain guess w^n and the extrapolation 2 w^n - w^{n-1}, so the
-        result is never worse than either in that norm. It costs one SpMV (A w^{n-1} is
-        the last step's A w^n, recomputed when its energy does not match), and the images
-        give its residual: True when that already meets ``||b - A x|| <= rtol ||b||``
-        (or atol), so that no Krylov iteration is needed.
-        """
-        older = self._previous
-        older.placeArray(previous[: current.getLocalSize()])
-        try:
-            image, image_older, residual = self._image, self._image_older, self._residual
-            self.matrix.mult(current, image)
-            g11, r1 = older.mDot([image_older, rhs])
-            if not (self._energy_older > 0.0 and g11 == self._energy_older):
-                self.matrix.mult(older, image_older)
-                g11, r1 = older.mDot([image_older, rhs])
-            g00, g01, r0 = current.mDot([image, image_older, rhs])
-            # This step's A w^n is the next step's A w^{n-1}.
-            self._image, self._image_older = image_older, image
-            self._energy_older = g00
-            determinant = g00 * g11 - g01 * g01
-            if determinant > 1e-10 * g00 * g11:
-                a = (g11 * r0 - g01 * r1) / determinant
-                b = (g00 * r1 - g01 * r0) / determinant
-            elif g00 > 0.0:
-                a, b = r0 / g00, 0.0
-            else:
-                return False
-            current.axpby(b, a, older)
-            rhs.copy(residual)
-            residual.axpy(-a, image)
-            residual.axpy(-b, image_older)  # b - A x
-            rtol, atol, *_ = self.ksp.getTolerances()
-            return residual.norm() <= max(rtol * rhs.norm(), atol)
-        finally:
-            older.resetArray()
-
     def destroy(self) -> None:
         database = PETSc.Options()
         for key in self._options:
             del database[key]
         self.ksp.destroy()
         self.matrix.destroy()
-        for vec in (self._image, self._image_older, self._residual, self._previous):
+        self.guess.destroy()
+
+
+class ProjectedGuess:
+    """The initial guess closest to the solution in the span of the latest values.
+
+    For ``A x = b`` and values ``v_0 = w^n, v_1 = w^{n-1}, ...`` the Galerkin projection
+    ``x = sum c_i v_i`` with ``(v_i, A v_j) c_j = (v_i, b)`` minimises the energy norm of
+    the error over the span (P. Fischer's projection for successive right-hand sides).
+    The span holds the plain guess w^n and every polynomial extrapolation of the
+    values, so the result is never worse than those. A step costs one SpMV (A w^n) and
+    a few vector reductions: the images ``A v_i`` and the Gram matrix of the older values
+    are the last step's, reused while ``(v_1, A v_1)`` shows that v_1 is the w^n they were
+    computed from (recomputed otherwise). The images also give the guess's residual.
+    """
+
+    def __init__(self, matrix: PETSc.Mat):
+        self.matrix = matrix
+        self.images: list[PETSc.Vec] = []  # A v_i of the last call, newest first
+        self.gram: np.ndarray | None = None  # (v_i, A v_j) of the last call
+        self.views: list[PETSc.Vec] = []  # PETSc views of the history arrays
+        self.residual = matrix.createVecLeft()
+
+    def forget_images(self) -> None:
+        """The operator changed: nothing of the last call can be reused."""
+        self.gram = None
+
+    def project(
+        self, rhs: PETSc.Vec, current: PETSc.Vec, history: Sequence[np.ndarray], rtol, atol
+    ) -> bool:
+        """Overwrite ``current`` (w^n) with the projected guess; True when that guess
+        already meets ``||b - A x|| <= max(rtol ||b||, atol)``."""
+        size = current.getLocalSize()
+        count = 1 + len(history)
+        while len(self.images) < count:
+            self.images.append(self.matrix.createVecLeft())
+        while len(self.views) < len(history):
+            self.views.append(self.matrix.createVecLeft())
+        for view, values in zip(self.views, history, strict=False):
+            view.placeArray(values[:size])
+        try:
+            # The last call's images, newest first, are this call's images of v_1, v_2...
+            self.images = [self.images[-1], *self.images[:-1]]
+            images = self.images[:count]
+            vectors = [current, *self.views[: len(history)]]
+            gram = np.empty((count, count))
+            if self._reusable(count, vectors, images):
+                gram[1:, 1:] = self.gram[: count - 1, : count - 1]
+            else:
+                for i in range(1, count):
+                    self.matrix.mult(vectors[i], images[i])
+                for i in range(1, count):
+                    gram[i, i:] = gram[i:, i] = vectors[i].mDot(images[i:])
+            self.matrix.mult(current, images[0])
+            gram[0, :] = gram[:, 0] = current.mDot(images)
+            *moments, norm2 = rhs.mDot([*vectors, rhs])
+            self.gram = gram
+            coefficients = _pseudo_solve(gram, np.asarray(moments))
+            if coefficients is None:
+                return False
+            current.scale(coefficients[0])
+            if count > 1:
+                current.maxpy(coefficients[1:], vectors[1:])
+            rhs.copy(self.residual)
+            self.residual.maxpy(-coefficients, images)
+            return self.residual.norm() <= max(rtol * np.sqrt(norm2), atol)
+        finally:
+            for view in self.views[: len(history)]:
+                view.resetArray()
+
+    def _reusable(self, count: int, vectors: list[PETSc.Vec], images: list[PETSc.Vec]) -> bool:
+        """Whether the last call's Gram matrix and images hold for ``vectors[1:]``."""
+        last = self.gram
+        if count < 2 or last is None or last.shape[0] < count - 1 or last[0, 0] <= 0.0:
+            return False
+        energy = vectors[1].mDot([images[1]])[0]
+        return abs(energy - last[0, 0]) <= 1e-12 * last[0, 0]
+
+    def destroy(self) -> None:
+        for vec in (*self.images, *self.views, self.residual):
             vec.destroy()
+
+
+def _pseudo_solve(gram: np.ndarray, moments: np.ndarray) -> np.ndarray | None:
+    """``gram c = moments`` for a symmetric semi-definite ``gram``, dropping directions
+    whose eigenvalue is below 1e-12 of the largest (values that repeat each other)."""
+    values, vectors = np.linalg.eigh(gram)
+    if values[-1] <= 0.0:
+        return None
+    keep = values > 1e-12 * values[-1]
+    projected = vectors[:, keep].T @ moments / values[keep]
+    return vectors[:, keep] @ projected
 
 
 class SolverError(RuntimeError):

@@ -32,8 +32,8 @@ SITE_NOISE_STREAM = 1
 class ImexUnknown:
     """One unknown with its equation, SBDF history and (when it diffuses) its solver.
 
-    A solved unknown starts its Krylov iteration from the best combination of w^n and
-    w^{n-1} (:meth:`ImplicitSolver.project_guess`). PETSc's test stops at
+    A solved unknown starts its Krylov iteration from the best combination of w^n and the
+    values before it (:class:`ProjectedGuess`). PETSc's test stops at
     ``||r|| < rtol ||b||`` whatever the initial residual, so a better guess saves
     iterations and leaves the accuracy as it was.
     """
@@ -61,6 +61,8 @@ class ImexUnknown:
             )
             self.rhs = self.solver.matrix.createVecLeft()
             self.start = np.zeros_like(function.x.array)  # w^n while w^{n+1} is solved for
+            # w^{n-2}, w^{n-3}, ... for the guess (w^{n-1} is ``previous``)
+            self.older = [np.zeros_like(self.previous) for _ in range(stepper.guess_values - 2)]
         self.iterations = 0
 
     def advance(
@@ -108,9 +110,19 @@ class ImexUnknown:
             if load is not None:
                 self.rhs.axpy(1.0, load)
             self.start[:] = current
-            history = self.previous if stepper.project_guess else None
+            while len(self.older) < stepper.guess_values - 2:
+                self.older.append(np.zeros_like(current))
+            values = min(stepper.guess_values, stepper.step_index + 1)
+            history = [self.previous, *self.older][: values - 1]
             self.iterations = self.solver.solve(self.rhs, self.function, history)
-            self.previous, self.start = self.start, self.previous
+            # Shift the history: w^n becomes w^{n-1}, and so on; the oldest array is
+            # the next step's start buffer.
+            if self.older:
+                recycled = self.older.pop()
+                self.older.insert(0, self.previous)
+            else:
+                recycled = self.previous
+            self.previous, self.start = self.start, recycled
         if noise is not None:
             # Euler-Maruyama increment after the deterministic step, so neither the
             # implicit rates nor the stabilisation damp the noise.
@@ -128,18 +140,19 @@ class Stepper:
         noise_source=None,
         sources: dict[str, ufl.core.expr.Expr] | None = None,
         time: fem.Constant | None = None,
-        project_guess: bool = True,
+        guess_values: int = 4,
     ):
         """``sources`` maps "u", "m" or "s" to UFL expressions of x and ``time``, added
         to that equation as assembled loads (verification and scripted forcing).
-        ``project_guess = False`` starts every solve from the current value instead of
-        the projected guess (same results to the solver tolerance, more iterations)."""
+        ``guess_values`` is how many of the latest values (w^n, w^{n-1}, ...) the initial
+        guess of a solve combines; 1 starts from w^n. Results are the same to the solver
+        tolerance, iterations are not."""
         self.model = model
         self.scheme = scheme
         self.solver_config = solver_config
         self.time = time
         self.noise_source = noise_source
-        self.project_guess = project_guess
+        self.guess_values = guess_values
         V = model.V
         self.dt = float(model.dt.value)
         index_map = V.dofmap.index_map
