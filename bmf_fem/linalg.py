@@ -23,10 +23,11 @@ from dolfinx.fem import petsc as fem_petsc
 from mpi4py import MPI
 from petsc4py import PETSc
 
-# BoomerAMG for 2D (and 1D) operators: HMIS coarsening with one level of aggressive
-# coarsening and extended+i interpolation truncated to 4 entries per row keep the
-# operator complexity near 1.4 (Falgout with classical interpolation: 2.4), which
-# halves the cost of a V-cycle for one more iteration.
+# BoomerAMG (solver.pc_type = "hypre") for 2D and 1D operators: HMIS coarsening with one
+# level of aggressive coarsening and extended+i interpolation truncated to 4 entries per
+# row (operator complexity about 1.4, PETSc's Falgout/classical setting: 2.4), forward
+# l1-Gauss-Seidel down and backward up (a symmetric cycle for CG at half the cost of
+# hybrid symmetric Gauss-Seidel sweeps), stored transposes for the restriction.
 BOOMERAMG_2D: dict[str, object] = {
     "pc_hypre_type": "boomeramg",
     "pc_hypre_boomeramg_coarsen_type": "HMIS",
@@ -34,18 +35,22 @@ BOOMERAMG_2D: dict[str, object] = {
     "pc_hypre_boomeramg_P_max": 4,
     "pc_hypre_boomeramg_strong_threshold": 0.25,
     "pc_hypre_boomeramg_agg_nl": 1,
+    "pc_hypre_boomeramg_relax_type_down": "l1-Gauss-Seidel",
+    "pc_hypre_boomeramg_relax_type_up": "backward-l1-Gauss-Seidel",
+    "pc_hypre_boomeramg_keeptranspose": True,
 }
 
 # BoomerAMG for 3D operators: the same, with the strong threshold hypre recommends for
-# 3D diffusion (0.5), which keeps the coarse operators sparse.
+# 3D diffusion (0.5).
 BOOMERAMG_3D: dict[str, object] = {
     **BOOMERAMG_2D,
     "pc_hypre_boomeramg_strong_threshold": 0.5,
 }
 
-# PETSc's smoothed-aggregation AMG with one Chebyshev-Jacobi smoothing step per level and
-# a small drop threshold for the aggregation graph: V-cycles of about 6 SpMVs, against 9-14
-# for BoomerAMG, whose hybrid Gauss-Seidel smoother is most of its cycle.
+# PETSc's smoothed-aggregation AMG, what "auto" uses where diffusion dominates: one
+# Chebyshev-Jacobi step per level and a small drop threshold for the aggregation graph.
+# Its V-cycle costs about 6 SpMVs against 8-13 for BoomerAMG, whose Gauss-Seidel smoothers
+# are most of its cycle, for the same iterations (2D and 3D, benchmarks/preconditioners.py).
 GAMG_OPTIONS: dict[str, object] = {
     "pc_gamg_type": "agg",
     "pc_gamg_threshold": 0.02,
