@@ -54,9 +54,6 @@ PETSC_BOOMERAMG = {  # PETSc's own BoomerAMG settings
 
 # name -> (pc_type, options added to bmf-fem's own for that pc_type)
 GROUPS: dict[str, dict[str, tuple[str, dict]]] = {
-    "choice": {
-        "auto (bmf)": ("auto", {}),
-    },
     "amg": {
         "hypre, PETSc defaults": ("hypre", PETSC_BOOMERAMG),
         "hypre HMIS ext+i, SGS": ("hypre", {**SGS, "pc_hypre_boomeramg_agg_nl": 0}),
@@ -74,6 +71,9 @@ GROUPS: dict[str, dict[str, tuple[str, dict]]] = {
         "icc": ("icc", {}),
         "jacobi": ("jacobi", {}),
         "sor (SSOR)": ("sor", {}),
+    },
+    "choice": {
+        "auto (bmf)": ("auto", {}),
     },
 }
 
