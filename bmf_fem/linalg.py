@@ -240,7 +240,12 @@ class ProjectedGuess:
         self.gram = None
 
     def project(
-        self, rhs: PETSc.Vec, current: PETSc.Vec, history: Sequence[np.ndarray], rtol, atol
+        self,
+        rhs: PETSc.Vec,
+        current: PETSc.Vec,
+        history: Sequence[np.ndarray],
+        rtol: float,
+        atol: float,
     ) -> bool:
         """Overwrite ``current`` (w^n) with the projected guess; True when that guess
         already meets ``||b - A x|| <= max(rtol ||b||, atol)``."""
