@@ -44,8 +44,14 @@ def write_state_script(run: Path, rows: list[dict], dim: int) -> Path:
     """Write ``open_in_paraview.py`` for the run (u coloured over its whole range)."""
     high = max((float(row["u_max"]) for row in rows), default=1.0)
     path = Path(run) / "open_in_paraview.py"
-    path.write_text(TEMPLATE.format(
-        name=path.name, field="u", preset="Viridis (matplotlib)", low=0.0,
-        high=high if high > 0 else 1.0, mode="3D" if dim == 3 else "2D",
-    ))
+    path.write_text(
+        TEMPLATE.format(
+            name=path.name,
+            field="u",
+            preset="Viridis (matplotlib)",
+            low=0.0,
+            high=high if high > 0 else 1.0,
+            mode="3D" if dim == 3 else "2D",
+        )
+    )
     return path
