@@ -152,7 +152,7 @@ def sweep_throughput(args, workdir: Path) -> None:
     )
     for per_case in (1, 2):
         out = workdir / f"sweep-{per_case}"
-        command = ["mpirun", "-n", "2", sys.executable, "-m", "bmf_fem.cli", "sweep"]
+        command = ["mpirun", "-n", "2", sys.executable, "-m", "bmf_fem", "sweep"]
         command += [str(sweep), "--out", str(out), "--ranks-per-case", str(per_case), "--quiet"]
         started = time.perf_counter()
         result = subprocess.run(command, capture_output=True, text=True, env=env)

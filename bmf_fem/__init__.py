@@ -2,8 +2,9 @@
 
 Scripts use ``load_config`` and ``Simulation``::
 
+    from mpi4py import MPI
     from bmf_fem import load_config, Simulation
-    Simulation(load_config("run.toml")).run("out")
+    Simulation(load_config("run.toml"), MPI.COMM_WORLD).run("out")
 """
 
 from __future__ import annotations

@@ -10,21 +10,19 @@ EXIT_USAGE = 2
 EXIT_FAILED = 1
 
 
-def main(argv: list[str] | None = None, comm=None) -> int:
-    """Run a bmf command on ``comm`` (default: every rank of the job)."""
+def main(argv: list[str] | None, comm) -> int:
+    """Run the bmf command ``argv`` on ``comm``; the exit code (the program is
+    ``bmf_fem.__main__``, which passes the job's communicator)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    from mpi4py import MPI
-
     from bmf_fem.checkpoint import RunInterruptedError
     from bmf_fem.errors import ConfigError
     from bmf_fem.meshes import MeshError
     from bmf_fem.simulation import SimulationError
 
-    comm = comm if comm is not None else MPI.COMM_WORLD  # the program's own communicator
     try:
         return args.handler(args, comm) or 0
     except (ConfigError, MeshError) as error:
@@ -331,7 +329,3 @@ def command_info(args, comm) -> int:
     text = report(comm)
     print0(comm, text)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -92,8 +92,12 @@ def pulse_times(config: dict) -> list[tuple[float, float]]:
     return pulses
 
 
-def _draw(ax, series: Series, values: np.ndarray | None, cmap: str, center: str = "Node"):
-    """Draw a 2D triangulation or a 1D network coloured by values; the mappable."""
+def draw_field(ax, series: Series, values: np.ndarray | None, cmap, center: str = "Node"):
+    """Draw a 2D triangulation or a 1D network coloured by values; the mappable.
+
+    Node values colour a network's segments by their mean; set a norm on the returned
+    mappable for log scales.
+    """
     import matplotlib.tri as mtri
     from matplotlib.collections import LineCollection
 
@@ -126,7 +130,8 @@ def _draw(ax, series: Series, values: np.ndarray | None, cmap: str, center: str 
     return ax.tripcolor(mesh, values, cmap=cmap, shading="gouraud")
 
 
-def _frame(ax, title: str) -> None:
+def frame_axes(ax, title: str) -> None:
+    """Equal aspect, a title and non-dimensional x and y labels."""
     ax.set_aspect("equal")
     ax.set_title(title, fontsize=10)
     ax.set_xlabel("x (non-dimensional)")
@@ -143,7 +148,7 @@ def plot_mesh(run: Path, series: Series, summary: dict, out: Path) -> Path:
         index = np.searchsorted(values, series.cell_tags).astype(float)
         index[series.cell_tags < 0] = np.nan
         colours = plt.get_cmap("tab20")(np.arange(values.size) % 20)
-        artist = _draw(ax, series, index, ListedColormap(colours), "Cell")
+        artist = draw_field(ax, series, index, ListedColormap(colours), "Cell")
         artist.set_norm(BoundaryNorm(np.arange(values.size + 1) - 0.5, values.size))
         names = {tag: name for name, tag in summary.get("regions", {}).items()}
         bar = fig.colorbar(artist, ax=ax, label="region")
@@ -154,8 +159,8 @@ def plot_mesh(run: Path, series: Series, summary: dict, out: Path) -> Path:
             bar.set_ticks([])
             bar.set_label(f"{values.size} regions (names in summary.json)")
     else:
-        _draw(ax, series, None, "viridis")
-    _frame(ax, summary.get("mesh", "mesh"))
+        draw_field(ax, series, None, "viridis")
+    frame_axes(ax, summary.get("mesh", "mesh"))
     path = out / "mesh.png"
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
@@ -182,9 +187,9 @@ def plot_fields(run: Path, series: Series, times: list[float], out: Path) -> Pat
             high = low + 1e-12
         for column, (t, values) in enumerate(zip(times, data, strict=True)):
             ax = axes[row, column]
-            artist = _draw(ax, series, values, FIELD_COLOURS[name], series.centers[name])
+            artist = draw_field(ax, series, values, FIELD_COLOURS[name], series.centers[name])
             artist.set_clim(low, high)
-            _frame(ax, f"{name} at t = {t:.3g}")
+            frame_axes(ax, f"{name} at t = {t:.3g}")
         fig.colorbar(artist, ax=list(axes[row, :]), label=f"{name} (non-dimensional)")
     path = out / "fields.png"
     fig.savefig(path, dpi=100)
@@ -228,9 +233,9 @@ def plot_expression_map(run: Path, series: Series, out: Path) -> Path:
     values = values_at(run, series, name, last_time).astype(float)
     values[values < 0] = np.nan
     fig, ax = plt.subplots(figsize=(6, 5.5))
-    artist = _draw(ax, series, values, "viridis_r", series.centers[name])
+    artist = draw_field(ax, series, values, "viridis_r", series.centers[name])
     fig.colorbar(artist, ax=ax, label="expression time (non-dimensional; blank: never expressed)")
-    _frame(ax, "when each site first expressed")
+    frame_axes(ax, "when each site first expressed")
     path = out / "expression_time.png"
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)

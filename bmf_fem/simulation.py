@@ -62,7 +62,7 @@ class Simulation:
     coordinates and time: ``sources={"u": lambda x, t: ufl.sin(t) * x[0]}``.
     """
 
-    def __init__(self, config, comm: MPI.Comm = MPI.COMM_WORLD, sources=None):
+    def __init__(self, config, comm: MPI.Comm, sources=None):
         started = time.perf_counter()
         self.config = config
         self.mesh_data = build_mesh(config.mesh.kind, dict(config.mesh.params), comm)

@@ -169,14 +169,14 @@ def write_result(out: Path, name: str, quick: bool, result: DemoResult, comm: MP
     comm.barrier()
 
 
-def demo_main(name: str, run: Callable[[Path, bool, MPI.Comm], DemoResult]) -> int:
-    """Command-line entry of a demo script: ``python3 demos/NAME.py [--quick] [--out DIR]``."""
+def demo_main(name: str, run: Callable[[Path, bool, MPI.Comm], DemoResult], comm: MPI.Comm) -> int:
+    """Command-line entry of a demo script: ``python3 demos/NAME.py [--quick] [--out DIR]``,
+    run on ``comm`` (the script passes its job's communicator)."""
     description = sys.modules[run.__module__].__doc__
     parser = argparse.ArgumentParser(prog=f"demos/{name}.py", description=description)
     parser.add_argument("--quick", action="store_true", help="coarse and short (CI)")
     parser.add_argument("--out", default=f"bmf-out/demos/{name}", help="output directory")
     args = parser.parse_args()
-    comm = MPI.COMM_WORLD
     out = Path(args.out)
     result = run(out, args.quick, comm)
     write_result(out, name, args.quick, result, comm)

@@ -322,4 +322,4 @@ def run(out: Path, quick: bool, comm: MPI.Comm) -> DemoResult:
 
 
 if __name__ == "__main__":
-    sys.exit(demo_main("crystal_hole", run))
+    sys.exit(demo_main("crystal_hole", run, MPI.COMM_WORLD))

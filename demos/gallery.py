@@ -34,7 +34,7 @@ def kept(pictures: list[Path]) -> list[Path]:
     return list(chosen.values())
 
 
-def main() -> int:
+def main(comm: MPI.Comm) -> int:
     from bmf_fem.demos import load_demo
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -43,7 +43,6 @@ def main() -> int:
     parser.add_argument("--out", default="bmf-out/gallery")
     parser.add_argument("--docs", default=str(Path(__file__).resolve().parent.parent / "docs"))
     args = parser.parse_args()
-    comm = MPI.COMM_WORLD
     target = Path(args.docs) / "gallery"
     for name in args.only or scripted_names():
         out = Path(args.out) / name
@@ -62,4 +61,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(MPI.COMM_WORLD))

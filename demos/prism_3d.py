@@ -156,4 +156,4 @@ def run(out: Path, quick: bool, comm: MPI.Comm) -> DemoResult:
 
 
 if __name__ == "__main__":
-    sys.exit(demo_main("prism_3d", run))
+    sys.exit(demo_main("prism_3d", run, MPI.COMM_WORLD))

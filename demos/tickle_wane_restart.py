@@ -150,4 +150,4 @@ def run(out: Path, quick: bool, comm: MPI.Comm) -> DemoResult:
 if __name__ == "__main__":
     from bmf_fem.demos.common import demo_main
 
-    sys.exit(demo_main("tickle_wane_restart", run))
+    sys.exit(demo_main("tickle_wane_restart", run, MPI.COMM_WORLD))

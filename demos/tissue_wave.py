@@ -257,4 +257,4 @@ def run(out: Path, quick: bool, comm: MPI.Comm) -> DemoResult:
 
 
 if __name__ == "__main__":
-    sys.exit(demo_main("tissue_wave", run))
+    sys.exit(demo_main("tissue_wave", run, MPI.COMM_WORLD))

@@ -154,10 +154,9 @@ def web_picture(path: Path, run_dirs: dict[str, Path], times: list[float]) -> Pa
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.collections import LineCollection
     from matplotlib.colors import LogNorm
 
-    from bmf_fem.report import read_series, values_at
+    from bmf_fem.report import draw_field, frame_axes, read_series, values_at
 
     norm = LogNorm(vmin=1e-6, vmax=1.0)
     fig, axes = plt.subplots(
@@ -169,18 +168,11 @@ def web_picture(path: Path, run_dirs: dict[str, Path], times: list[float]) -> Pa
     )
     for row, (name, run_dir) in enumerate(run_dirs.items()):
         series = read_series(run_dir)
-        segments = series.points[series.cells][:, :, :2]
         for column, t in enumerate(times):
-            u = values_at(run_dir, series, "u", t)[series.cells].mean(axis=1)
-            lines = LineCollection(segments, cmap="viridis", norm=norm, linewidths=1.8)
-            lines.set_array(np.clip(u, norm.vmin, None))
-            ax = axes[row, column]
-            ax.add_collection(lines)
-            ax.autoscale()
-            ax.set_aspect("equal")
-            ax.set_title(f"{name}, t = {t:.3g}", fontsize=10)
-            ax.set_xlabel("x (non-dimensional)")
-            ax.set_ylabel("y (non-dimensional)")
+            u = np.clip(values_at(run_dir, series, "u", t), norm.vmin, None)
+            lines = draw_field(axes[row, column], series, u, "viridis")
+            lines.set_norm(norm)
+            frame_axes(axes[row, column], f"{name}, t = {t:.3g}")
     fig.colorbar(lines, ax=axes, label="u (non-dimensional, log scale)", shrink=0.6)
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -254,4 +246,4 @@ def run(out: Path, quick: bool, comm: MPI.Comm) -> DemoResult:
 
 
 if __name__ == "__main__":
-    sys.exit(demo_main("web_spoke", run))
+    sys.exit(demo_main("web_spoke", run, MPI.COMM_WORLD))

@@ -163,4 +163,4 @@ def run(out: Path, quick: bool, comm: MPI.Comm) -> DemoResult:
 if __name__ == "__main__":
     from bmf_fem.demos.common import demo_main
 
-    sys.exit(demo_main("whirlpool", run))
+    sys.exit(demo_main("whirlpool", run, MPI.COMM_WORLD))

@@ -58,10 +58,10 @@ def bmf(
     """Run the ``bmf`` console script (under mpirun when n > 1), never raising."""
     if n > 1:
         return mpirun(
-            n, sys.executable, "-m", "bmf_fem.cli", *args, cwd=cwd, timeout=timeout, check=False
+            n, sys.executable, "-m", "bmf_fem", *args, cwd=cwd, timeout=timeout, check=False
         )
     return subprocess.run(
-        [sys.executable, "-m", "bmf_fem.cli", *args],
+        [sys.executable, "-m", "bmf_fem", *args],
         capture_output=True,
         text=True,
         timeout=timeout,

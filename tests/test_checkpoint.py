@@ -69,6 +69,7 @@ KILL_AT = 27  # after the checkpoint at step 20 and the output at step 24
 # at a known point, after a checkpoint and with outputs written after it.
 KILLER = """
 import os, signal, sys
+from mpi4py import MPI
 from bmf_fem import cli
 from bmf_fem.simulation import Simulation
 
@@ -81,7 +82,7 @@ def step_then_die(self):
         os.kill(os.getpid(), signal.SIGKILL)
 
 Simulation.step = step_then_die
-sys.exit(cli.main(sys.argv[2:]))
+sys.exit(cli.main(sys.argv[2:], MPI.COMM_WORLD))
 """
 
 
@@ -257,7 +258,7 @@ def test_sigterm_writes_a_checkpoint_the_run_resumes_from(config_file, reference
     # No scheduled checkpoints; 10x longer so the signal lands mid-run.
     args = ["--out", str(out), "--quiet", "--set", "output.checkpoint_every=0"]
     args += ["--set", "time.t_end=20"]
-    command = [sys.executable, "-m", "bmf_fem.cli", "run", str(config_file), *args]
+    command = [sys.executable, "-m", "bmf_fem", "run", str(config_file), *args]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for_step(out, 8, process)
     process.send_signal(signal.SIGTERM)
@@ -286,7 +287,7 @@ def test_sigusr1_stops_mpirun_gracefully_and_the_run_resumes(config_file, tmp_pa
     out = tmp_path / "run"
     env = mpi_environment()
     args = ["--out", str(out), "--quiet", "--set", "time.t_end=4"]
-    command = ["mpirun", "-n", "2", sys.executable, "-m", "bmf_fem.cli", "run"]
+    command = ["mpirun", "-n", "2", sys.executable, "-m", "bmf_fem", "run"]
     process = subprocess.Popen(
         [*command, str(config_file), *args],
         stdout=subprocess.PIPE,

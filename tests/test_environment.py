@@ -21,7 +21,7 @@ def test_info_reports_versions_and_blas():
 def test_info_prints_once_under_mpirun():
     import sys
 
-    result = mpirun(2, sys.executable, "-m", "bmf_fem.cli", "info")
+    result = mpirun(2, sys.executable, "-m", "bmf_fem", "info")
     assert result.stdout.count("dolfinx") == 1
     lines = dict(line.split(None, 1) for line in result.stdout.strip().splitlines())
     assert lines["mpi_size"] == "2"
