@@ -11,25 +11,30 @@ Solvers (each starts its solve from the previous step's solution where it can):
   bmf-fem        a whole bmf_fem.Simulation step (u, two memory modes and the sites, which
                  have D = 0 and so are pointwise updates); bmf-fem/u is the u equation's
                  share of those same steps (its right-hand side and solve)
-  dolfinx-naive  a LinearProblem solved every step (assembles both sides, sets AMG up)
+  dolfinx-naive  a new LinearProblem every step, as in dolfinx's introductory time loops
+                 (forms, sparsity, both sides assembled, AMG set up, from a zero guess)
   dolfinx-amg    operator and mass matrix assembled once, one KSP: CG + BoomerAMG
   fipy-scipy     FiPy's finite volumes, LinearPCGSolver of the scipy suite (no preconditioner)
   fipy-petsc     the same with the PETSc suite (ICC(0), PETSc's default)
   skfem-pyamg    scikit-fem matrices assembled once, CG with pyamg's smoothed aggregation
 
-Columns: median ms per step over --steps steps after --warmup, dof-steps per second,
-Krylov iterations per step, and the error: the relative RMS difference after all steps
-from a reference (P1 on --reference cells per side, 2x the largest size by default, same
-dt and steps, solved to 1e-12) at each solver's own points. The time error is the same in
-both and cancels, so this is each solver's spatial and solver error. "x bmf/u" and
-"x bmf" are a row's time over bmf-fem/u's and over bmf-fem's: bmf-fem's speed-up.
+Columns: median ms per step over --steps steps after --warmup (20: the steps of a long
+run, past the start from u = 0 with the source switched on, in which every solver's
+initial guesses are poor; --warmup 2 times the start), dof-steps per second over the same
+steps (their mean), Krylov iterations per step, and the error: the relative RMS
+difference after all steps from a reference (P1 on --reference cells per side, 2x the
+largest size by default, same dt and steps, solved to 1e-12) at each solver's own points.
+The time error is the same in both and cancels, so this is each solver's spatial and
+solver error. "x bmf/u" and "x bmf" are a row's time over bmf-fem/u's and over
+bmf-fem's: bmf-fem's speed-up.
 
 Memory bandwidth: a STREAM-like triad a = b + s c (NumPy, best of several) measured in the
 same run. A step is modelled as moving, in SpMVs of its operator (12 bytes per nonzero, 20
-per row): one for the right-hand side, one more when the operator is rebuilt, and per
-Krylov iteration one plus the preconditioner's (Jacobi 3 vector streams, ICC 1, SOR 2, AMG
-5 x its operator complexity: a symmetric smoothing sweep or two Chebyshev steps down and
-up and a residual on every level), plus 10 vector streams per iteration. "DRAM" and
+per row): one for the right-hand side, one more when the operator is rebuilt, and for the
+initial residual and every Krylov iteration one plus the preconditioner's (Jacobi 3 vector
+streams, ICC 1, SOR 2, AMG 5 x its operator complexity: a symmetric smoothing sweep or two
+Chebyshev steps down and up and a residual on every level), plus 10 vector streams per
+iteration. "DRAM" and
 "cache" are the time that traffic takes at the triad's speed on arrays beyond any cache
 (3 x 256 MiB) and on arrays that stay in cache (3 x 4 MiB), over the measured time. Run serially:
 
@@ -115,18 +120,14 @@ class DolfinxAssembled(Peer):
 
 
 class DolfinxNaive(Peer):
-    """P1 in dolfinx as a first script writes it: a LinearProblem solved every step."""
+    """P1 in dolfinx as a first script writes it: a new LinearProblem in the time loop."""
 
     def __init__(self, n: int, D: float):
         domain = mesh.create_unit_square(MPI.COMM_SELF, n, n)
         self.V = V = fem.functionspace(domain, ("Lagrange", 1))
-        self.u, f = fem.Function(V), nodal_source(V)
-        v = ufl.TestFunction(V)
-        self.problem = LinearProblem(
-            operator_form(V, D),
-            (self.u / DT + f) * v * ufl.dx,
-            petsc_options={"ksp_type": "cg", "pc_type": "hypre", "ksp_rtol": RTOL},
-        )
+        self.u, self.f = fem.Function(V), nodal_source(V)
+        self.D = D
+        self.problem = self._problem()
         self.problem.solve()  # assembles A; u^n stays 0
         matrix = self.problem.A
         probe = PETSc.KSP().create(domain.comm)  # the same AMG, to read its complexity
@@ -136,7 +137,17 @@ class DolfinxNaive(Peer):
         super().__init__("dolfinx-naive", self.u.x.array.size, nonzeros(matrix), "hypre")
         self.amg_complexity, self.rebuilds = complexity, True
 
+    def _problem(self) -> LinearProblem:
+        v = ufl.TestFunction(self.V)
+        return LinearProblem(
+            operator_form(self.V, self.D),
+            (self.u / DT + self.f) * v * ufl.dx,
+            petsc_options={"ksp_type": "cg", "pc_type": "hypre", "ksp_rtol": RTOL},
+        )
+
     def step(self) -> int:
+        self._destroy()
+        self.problem = self._problem()
         solution = self.problem.solve()
         self.u.x.array[:] = solution.x.array
         return converged(self.problem.solver)
@@ -145,6 +156,11 @@ class DolfinxNaive(Peer):
         return self.V.tabulate_dof_coordinates()[:, :2], self.u.x.array.copy()
 
     def destroy(self) -> None:
+        self._destroy()
+
+    def _destroy(self) -> None:
+        """Free the last step's PETSc objects now (the script would leave them to the
+        garbage collector)."""
         self.problem.solver.destroy()
         self.problem.A.destroy()
         self.problem.b.destroy()
@@ -413,14 +429,16 @@ def bytes_per_step(peer: Peer, iterations: float) -> float:
     if not math.isnan(peer.amg_complexity):
         preconditioner = 5 * peer.amg_complexity * spmv
     vectors = CG_VECTOR_STREAMS * 8 * peer.rows
-    return (1 + peer.rebuilds) * spmv + iterations * (spmv + preconditioner + vectors)
+    solve = (iterations + 1) * (spmv + preconditioner) + iterations * vectors
+    return (1 + peer.rebuilds) * spmv + solve
 
 
 @dataclass
 class Row:
     name: str
     peer: Peer
-    ms: float
+    ms: float  # median
+    mean_ms: float
     its: float
     error: float
 
@@ -437,6 +455,11 @@ def measure(peer: Peer, warmup: int, steps: int) -> tuple[list[float], float]:
     return seconds, float(np.mean(its))
 
 
+def milliseconds(seconds: list[float]) -> tuple[float, float]:
+    """Median and mean, in ms."""
+    return 1e3 * float(np.median(seconds)), 1e3 * float(np.mean(seconds))
+
+
 def run_solver(name: str, n: int, D: float, args, reference: Reference) -> list[Row]:
     """One solver at one size: its row (and bmf-fem/u's, from the same steps)."""
     peer = SOLVERS[name](n, D)
@@ -444,10 +467,10 @@ def run_solver(name: str, n: int, D: float, args, reference: Reference) -> list[
     points, values = peer.values()
     exact = reference.at(points)
     error = float(np.linalg.norm(values - exact) / np.linalg.norm(exact))
-    rows = [Row(name, peer, 1e3 * float(np.median(seconds)), its, error)]
+    rows = [Row(name, peer, *milliseconds(seconds), its, error)]
     if isinstance(peer, BmfFem):
-        field = 1e3 * float(np.median(peer.field_seconds[-args.steps :]))
-        rows.append(Row("bmf-fem/u", peer, field, its, error))
+        field = milliseconds(peer.field_seconds[-args.steps :])
+        rows.append(Row("bmf-fem/u", peer, *field, its, error))
     peer.destroy()
     return rows
 
@@ -473,7 +496,7 @@ def print_table(results: dict, bandwidths: tuple[float, float]) -> None:
             print(
                 f"{peer.rows:>7} {case:>6} {number:>8.3g} {row.name:>13} "
                 f"{peer.preconditioner:>6} {complexity:>4} {row.ms:>8.2f} "
-                f"{peer.rows / row.ms / 1e3:>9.2f} {row.its:>5.1f} {row.error:>8.2e} "
+                f"{peer.rows / row.mean_ms / 1e3:>9.2f} {row.its:>5.1f} {row.error:>8.2e} "
                 f"{speedups[0]} {speedups[1]} {megabytes:>7.1f} {bounds[0]} {bounds[1]}"
             )
 
@@ -492,7 +515,7 @@ def main() -> None:
     parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
     parser.add_argument("--solvers", nargs="+", choices=list(SOLVERS), default=list(SOLVERS))
     parser.add_argument("--steps", type=int, default=10, help="timed steps")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed steps before them")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed steps before them")
     parser.add_argument("--reference", type=int, help="N of the reference (2x the largest)")
     args = parser.parse_args()
     if MPI.COMM_WORLD.size > 1:

@@ -119,3 +119,33 @@ def test_projected_guess_saves_iterations_and_keeps_the_solution(factor):
     assert scale > 0.1
     assert np.abs(projected - plain).max() <= 1e-7 * scale
     assert projected_its < plain_its
+
+
+@pytest.mark.parametrize("factor", [0.2, 20.0])
+def test_relative_test_takes_petscs_iterations(factor):
+    """bmf-fem's convergence test (||B b|| estimated between exact measurements) stops
+    every solve where PETSc's own test does, with the same solution; with ICC the
+    estimate's ratio ||B b|| / ||x|| is far from 1, so a wrong ratio changes iterations."""
+    data = config(diffusivity_for(factor * linalg.AUTO_AMG_THRESHOLD))
+    runs = []
+    for petsc_test in (True, False):
+        simulation = make(data)
+        solver = field_solver(simulation)
+        assert solver.test is not None
+        if petsc_test:
+            solver.test = None
+            solver.ksp.setConvergenceTest(None)  # KSPConvergedDefault
+            solver.ksp.setInitialGuessNonzero(True)
+        iterations = []
+        for _ in range(20):
+            simulation.step()
+            iterations.append(simulation.stepper.iterations["u"])
+        ratio = None if petsc_test else solver.test.ratio
+        runs.append((simulation.model.u.x.array.copy(), iterations, ratio))
+        simulation.close()
+    (petsc, petsc_its, _), (ours, our_its, ratio) = runs
+    assert sum(our_its) >= 20
+    assert our_its == petsc_its
+    assert np.abs(ours - petsc).max() <= 1e-9 * np.abs(petsc).max()
+    if factor < 1:
+        assert ratio < 0.9  # ICC: ||B b|| is not ||x||, the ratio must be measured
