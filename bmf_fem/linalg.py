@@ -192,7 +192,9 @@ class ImplicitSolver:
                 del database[self.prefix + key]
         _explicit_restrictions(self.ksp.getPC())
         self.guess.forget_images()
-        self.test = None
+        if self.test is not None:  # its ratio belongs to the old operator
+            self.test.destroy()
+            self.test = None
         if (
             self.ksp.getNormType() == PETSc.KSP.NormType.PRECONDITIONED
             and self.ksp.getPCSide() == PETSc.PC.Side.LEFT
@@ -254,7 +256,7 @@ class RelativeTest:
     step (GAMG 0.998, ICC at weak diffusion 0.459, constant to 1e-3 over steps). This
     test measures ``||B b||`` exactly, takes rho from it, and in between uses
     ``rho ||x_0||`` for the initial guess x_0 (the Galerkin projection of the solution:
-    no larger in energy). Measurements start on every solve after a setup; while rho
+    no larger in energy). Measurements come on every other solve after a setup; while rho
     stays within :data:`CALIBRATION_DRIFT` of the last measurement the interval doubles
     up to :data:`CALIBRATION_INTERVAL` solves, and it falls back to one when rho moves.
     A zero guess gives ``||B b||`` exactly as the first residual norm.
