@@ -23,6 +23,8 @@ from dolfinx.fem import petsc as fem_petsc
 from mpi4py import MPI
 from petsc4py import PETSc
 
+from bmf_fem.krylov import ConjugateGradients
+
 # BoomerAMG (solver.pc_type = "hypre") for 2D and 1D operators: HMIS coarsening with one
 # level of aggressive coarsening and extended+i interpolation truncated to 4 entries per
 # row (operator complexity about 1.4, PETSc's Falgout/classical setting: 2.4), forward
@@ -175,6 +177,7 @@ class ImplicitSolver:
         self.last_iterations = 0
         self.guess = ProjectedGuess(self.matrix)
         self.test: RelativeTest | None = None
+        self.cg: ConjugateGradients | None = None
         self.correction = self.matrix.createVecRight()
 
     @property
@@ -204,6 +207,7 @@ class ImplicitSolver:
                 del database[self.prefix + key]
         _explicit_restrictions(self.ksp.getPC())
         self.guess.forget_images()
+        self.cg = None
         if self.test is not None:  # its ratio belongs to the old operator
             self.test.destroy()
             self.test = None
@@ -211,6 +215,13 @@ class ImplicitSolver:
         if norm == PETSc.KSP.NormType.UNPRECONDITIONED or (
             norm == PETSc.KSP.NormType.PRECONDITIONED and self.ksp.getPCSide() == PETSc.PC.Side.LEFT
         ):
+            if self.ksp.getType() == PETSc.KSP.Type.CG:
+                # The same CG, keeping its residual for the next guess's image.
+                self.cg = ConjugateGradients()
+                self.ksp.setType(PETSc.KSP.Type.PYTHON)
+                self.ksp.setPythonContext(self.cg)
+                self.ksp.setNormType(norm)
+                self.ksp.setUp()
             self.test = RelativeTest(self.ksp)
             self.ksp.setConvergenceTest(self.test)
         # With bmf-fem's test the KSP solves for the guess's correction from zero;
@@ -225,6 +236,7 @@ class ImplicitSolver:
         :class:`ProjectedGuess`), which may already be converged."""
         vec = solution.x.petsc_vec
         if self.guess.project(rhs, vec, history, *self.ksp.getTolerances()[:2]):
+            self.guess.remember(vec, rhs, self.guess.residual)
             solution.x.scatter_forward()
             self.last_iterations = 0
             return 0
@@ -237,6 +249,8 @@ class ImplicitSolver:
             self.ksp.solve(self.guess.residual, self.correction)
             vec.axpy(1.0, self.correction)
             self.test.finish(vec)
+            if self.cg is not None:
+                self.guess.remember(vec, rhs, self.cg.residual)
         reason = self.ksp.getConvergedReason()
         if reason < 0:
             raise SolverError(
@@ -346,10 +360,12 @@ class ProjectedGuess:
     ``x = sum c_i v_i`` with ``(v_i, A v_j) c_j = (v_i, b)`` minimises the energy norm of
     the error over the span (P. Fischer's projection for successive right-hand sides).
     The span holds the plain guess w^n and every polynomial extrapolation of the
-    values, so the result is never worse than those. A step costs one SpMV (A w^n) and
-    a few vector reductions: the images ``A v_i`` and the Gram matrix of the older values
-    are the last step's, reused while ``(v_1, A v_1)`` shows that v_1 is the w^n they were
-    computed from (recomputed otherwise). The images also give the guess's residual.
+    values, so the result is never worse than those. A step costs a few vector
+    reductions: the images ``A v_i`` and the Gram matrix of the older values are the last
+    step's, reused while ``(v_1, A v_1)`` shows that v_1 is the w^n they were computed
+    from (recomputed otherwise), and the image of w^n is ``b - r`` of the solve that ended
+    at w^n (:meth:`remember`) while w^n is still exactly that solution (one SpMV
+    otherwise). The images also give the guess's residual.
     """
 
     def __init__(self, matrix: PETSc.Mat):
@@ -359,10 +375,22 @@ class ProjectedGuess:
         self.views: list[PETSc.Vec] = []  # PETSc views of the history arrays
         self.residual = matrix.createVecLeft()
         self.rhs_norm = 0.0  # ||b|| of the last call
+        # The last solution and its image b - r, while ``solved`` holds.
+        self.solution = matrix.createVecLeft()
+        self.solution_image = matrix.createVecLeft()
+        self.solved = False
 
     def forget_images(self) -> None:
         """The operator changed: nothing of the last call can be reused."""
         self.gram = None
+        self.solved = False
+
+    def remember(self, solution: PETSc.Vec, rhs: PETSc.Vec, residual: PETSc.Vec) -> None:
+        """The solve of ``A x = b`` ended at ``solution`` with residual ``b - A x``: keep
+        its image ``A x = b - r`` for the next call."""
+        self.solution_image.waxpy(-1.0, residual, rhs)
+        solution.copy(self.solution)
+        self.solved = True
 
     def project(
         self,
@@ -385,6 +413,11 @@ class ProjectedGuess:
         try:
             # The last call's images, newest first, are this call's images of v_1, v_2...
             self.images = [self.images[-1], *self.images[:-1]]
+            if self.solved and current.equal(self.solution):
+                self.images[0], self.solution_image = self.solution_image, self.images[0]
+            else:  # a first step, or w^n changed after its solve (noise, a reset)
+                self.matrix.mult(current, self.images[0])
+            self.solved = False
             images = self.images[:count]
             vectors = [current, *self.views[: len(history)]]
             gram = np.empty((count, count))
@@ -395,7 +428,6 @@ class ProjectedGuess:
                     self.matrix.mult(vectors[i], images[i])
                 for i in range(1, count):
                     gram[i, i:] = gram[i:, i] = vectors[i].mDot(images[i:])
-            self.matrix.mult(current, images[0])
             gram[0, :] = gram[:, 0] = current.mDot(images)
             *moments, norm2 = rhs.mDot([*vectors, rhs])
             self.rhs_norm = float(np.sqrt(norm2))
@@ -423,7 +455,7 @@ class ProjectedGuess:
         return abs(energy - last[0, 0]) <= 1e-12 * last[0, 0]
 
     def destroy(self) -> None:
-        for vec in (*self.images, *self.views, self.residual):
+        for vec in (*self.images, *self.views, self.residual, self.solution, self.solution_image):
             vec.destroy()
 
 

@@ -131,9 +131,10 @@ def test_projected_guess_saves_iterations_and_keeps_the_solution(factor):
     ],
 )
 def test_correction_test_takes_petscs_iterations(factor, options, norm):
-    """bmf-fem's correction solve and test (against the equation's b, not the
-    correction's; ``||B b||`` estimated between measurements) stop every solve where
-    PETSc's own test stops when it starts from the guess, with the same solution. ICC
+    """bmf-fem's CG (krylov.ConjugateGradients), correction solve and test (against the
+    equation's b, not the correction's; ``||B b||`` estimated between measurements) stop
+    every solve where PETSc's KSPCG with its own test stops when it starts from the guess,
+    with the same solution. ICC
     tests the plain residual unless told otherwise, GAMG the preconditioned one; with ICC
     the ratio ``||B b|| / ||x||`` is far from 1, so a wrong estimate changes iterations."""
     data = config(diffusivity_for(factor * linalg.AUTO_AMG_THRESHOLD))
@@ -144,10 +145,14 @@ def test_correction_test_takes_petscs_iterations(factor, options, norm):
         solver = field_solver(simulation)
         assert solver.ksp.getNormType() == getattr(PETSc.KSP.NormType, norm)
         assert solver.test is not None
+        assert solver.ksp.getType() == PETSc.KSP.Type.PYTHON
         if petsc_test:
-            solver.test = None
+            solver.test = solver.cg = None
+            solver.ksp.setType(PETSc.KSP.Type.CG)
+            solver.ksp.setNormType(getattr(PETSc.KSP.NormType, norm))
             solver.ksp.setConvergenceTest(None)  # KSPConvergedDefault
             solver.ksp.setInitialGuessNonzero(True)
+            solver.ksp.setUp()
         iterations = []
         for _ in range(20):
             simulation.step()

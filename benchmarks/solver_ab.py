@@ -1,0 +1,121 @@
+"""This checkout's solvers against another revision's, steps alternated in one process.
+
+On a shared machine timings move by 30-50 % from one minute to the next, so two runs taken
+one after the other compare the machine's moments as much as the code. This script builds
+the peers.py problem (shared/PERF_NOTES.md: diffusion-decay with a Gaussian source on the
+unit square, backward Euler, rtol 1e-8) as --pairs pairs of bmf-fem simulations, one of
+each pair with this checkout's solver module (bmf_fem/linalg.py, with bmf_fem/krylov.py)
+and one with REV's (read with `git show`), and advances them in turn, one step each, so
+both versions see the same moments and share the caches alike. After --warmup steps it
+prints for each version the u equation's field-step (right-hand side and solve, as
+`bmf-fem/u` in peers.py): mean iterations, median, 25th percentile and minimum in ms over
+the --steps timed steps; and the largest difference of the final u between the versions.
+Four simulations in one process compete for the caches, so the times are above those of
+a peers.py run; the comparison is what counts.
+
+    containers/run python3 benchmarks/solver_ab.py REV [--case weak|strong] [--n 256]
+        [--warmup 20] [--steps 40] [--pairs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from mpi4py import MPI
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import peers  # noqa: E402
+
+import bmf_fem.stepper  # noqa: E402
+from bmf_fem import Simulation, config_from_dict  # noqa: E402
+
+
+def solver_class(revision: str, workdir: Path):
+    """ImplicitSolver of bmf_fem/linalg.py at ``revision``."""
+    source = subprocess.run(
+        ["git", "show", f"{revision}:bmf_fem/linalg.py"],
+        cwd=HERE.parent,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    path = workdir / "linalg_at_revision.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("linalg_at_revision", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.ImplicitSolver
+
+
+def timed_simulation(n: int, D: float, solver) -> tuple[Simulation, list[float], list[int]]:
+    """A peers.py bmf-fem simulation built with ``solver``; its u field-steps are timed."""
+    bmf_fem.stepper.ImplicitSolver = solver
+    simulation = Simulation(config_from_dict(peers.bmf_config(n, D)), MPI.COMM_SELF)
+    field = next(u for u in simulation.stepper.unknowns if u.equation.name == "u")
+    seconds: list[float] = []
+    advance = field.advance
+
+    def timed_advance(*args, **kwargs):
+        started = time.perf_counter()
+        advance(*args, **kwargs)
+        seconds.append(time.perf_counter() - started)
+
+    field.advance = timed_advance
+    return simulation, seconds, []
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("revision", help="the git revision to compare with (e.g. HEAD~1)")
+    parser.add_argument("--case", choices=tuple(peers.CASES), default="weak")
+    parser.add_argument("--n", type=int, default=256, help="cells per side")
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--pairs", type=int, default=2)
+    args = parser.parse_args()
+
+    current = bmf_fem.stepper.ImplicitSolver
+    with tempfile.TemporaryDirectory() as workdir:
+        other = solver_class(args.revision, Path(workdir))
+        runs = []
+        for _ in range(args.pairs):
+            for name, solver in ((args.revision, other), ("this checkout", current)):
+                runs.append((name, *timed_simulation(args.n, peers.CASES[args.case], solver)))
+        bmf_fem.stepper.ImplicitSolver = current
+        for _ in range(args.warmup + args.steps):
+            for _, simulation, _, iterations in runs:
+                simulation.step()
+                iterations.append(simulation.stepper.iterations["u"])
+
+    dofs = runs[0][1].model.V.dofmap.index_map.size_global
+    print(
+        f"{args.case} diffusion, {dofs} dofs, steps {args.warmup + 1}-"
+        f"{args.warmup + args.steps} alternated, {args.pairs} pair(s); "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
+    print(f"{'solver':>16} {'its':>5} {'median ms':>10} {'p25 ms':>8} {'min ms':>8}")
+    for name, _, seconds, iterations in runs:
+        ms = 1e3 * np.array(seconds[args.warmup :])
+        print(
+            f"{name:>16} {np.mean(iterations[args.warmup :]):5.2f} {np.median(ms):10.2f} "
+            f"{np.percentile(ms, 25):8.2f} {ms.min():8.2f}"
+        )
+    first, second = runs[0][1].model.u.x.array, runs[1][1].model.u.x.array
+    difference = np.abs(first - second).max() / np.abs(first).max()
+    print(f"largest difference of u between the versions: {difference:.1e} (relative)")
+    for _, simulation, _, _ in runs:
+        simulation.close()
+
+
+if __name__ == "__main__":
+    main()
