@@ -77,8 +77,8 @@ CALIBRATION_DRIFT = 0.01
 
 # Preconditioners that approximate A^-1 across the spectrum: for them CG keeps PETSc's
 # preconditioned test ||B r|| <= rtol ||B b||, a relative error of about rtol. With any
-# other preconditioner bmf-fem's CG tests the plain residual, ||r|| <= rtol ||b||: for the
-# mass-dominated operators those get the two norms agree within the operator's small
+# other preconditioner bmf-fem's CG tests the plain residual, ||r|| <= rtol ||b||: on the
+# mass-dominated operators these serve the two norms agree within the operator's small
 # condition number, and CG applies such a preconditioner after the plain test, so a
 # converged solve saves one application. (With multigrid the plain test asks for errors
 # a thousand times below rtol and takes twice the iterations in a pulsed run.)

@@ -169,3 +169,27 @@ def test_correction_test_takes_petscs_iterations(factor, options, norm):
     assert np.abs(ours - petsc).max() <= 1e-7 * np.abs(petsc).max()
     if options:
         assert ratio < 0.9  # ICC: ||B b|| is not ||x||, the ratio must be measured
+
+
+@pytest.mark.parametrize("factor", [0.2, 20.0])
+def test_a_value_changed_after_its_solve_gets_its_own_image(factor):
+    """The guess takes A w^n from the last solve's residual only while w^n is that
+    solution: a value changed in between (a script, noise) gets its product with A, so
+    the step is the one of a solver that remembers nothing."""
+    data = config(diffusivity_for(factor * linalg.AUTO_AMG_THRESHOLD), {"rtol": 1e-10})
+    results = []
+    for remembers in (True, False):
+        simulation = make(data)
+        for _ in range(6):
+            simulation.step()
+        solver = field_solver(simulation)
+        assert solver.guess.solved
+        u = simulation.model.u
+        u.x.array[:] += 0.2 * np.sin(7.0 * u.function_space.tabulate_dof_coordinates()[:, 0])
+        if not remembers:
+            solver.guess.forget_images()
+        simulation.step()
+        results.append(u.x.array.copy())
+        simulation.close()
+    remembered, fresh = results
+    assert np.abs(remembered - fresh).max() <= 1e-7 * np.abs(fresh).max()
