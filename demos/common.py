@@ -147,8 +147,16 @@ def line_plot(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def save_figure(fig, path: Path, dpi: float | None = None) -> Path:
+    """Write ``fig`` to ``path`` (its folder made if needed, at the figure's own dpi unless
+    ``dpi`` is given), close it and return ``path``."""
+    import matplotlib.pyplot as plt
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
 

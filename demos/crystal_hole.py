@@ -30,6 +30,7 @@ from bmf_fem.demos.common import (
     demo_main,
     format_table,
     line_plot,
+    save_figure,
     simulate,
 )
 from bmf_fem.noise import dof_keys
@@ -245,9 +246,7 @@ def healing_picture(
     axes[0].set_ylabel("y (non-dimensional)")
     fig.colorbar(artist, ax=axes, label="phi (non-dimensional)", shrink=0.9)
     fig.suptitle("phi after the hole (dashed) is cut, memory reset with it", fontsize=11)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110)
 
 
 def run(out: Path, quick: bool, comm: MPI.Comm) -> DemoResult:

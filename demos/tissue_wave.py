@@ -29,7 +29,14 @@ import numpy as np
 from mpi4py import MPI
 
 from bmf_fem.control import run_with_detection
-from bmf_fem.demos.common import DemoResult, configure, demo_main, draw_report, format_table
+from bmf_fem.demos.common import (
+    DemoResult,
+    configure,
+    demo_main,
+    draw_report,
+    format_table,
+    save_figure,
+)
 from bmf_fem.parallel import print0
 
 BASE = {
@@ -166,10 +173,7 @@ def plot_lead(path: Path, distance: np.ndarray, times: dict, fit: dict) -> Path:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def analyse(out: Path, origin: np.ndarray) -> tuple[dict, list[Path]]:

@@ -22,7 +22,14 @@ import numpy as np
 from dolfinx import fem
 from mpi4py import MPI
 
-from bmf_fem.demos.common import DemoResult, configure, demo_main, format_table, simulate
+from bmf_fem.demos.common import (
+    DemoResult,
+    configure,
+    demo_main,
+    format_table,
+    save_figure,
+    simulate,
+)
 from bmf_fem.parallel import global_sum, print0
 from bmf_fem.simulation import Simulation
 
@@ -143,9 +150,7 @@ def signal_picture(
     ax.set_title("signal at the far side of the web", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="center right")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110)
 
 
 def web_picture(path: Path, run_dirs: dict[str, Path], times: list[float]) -> Path:
@@ -174,9 +179,7 @@ def web_picture(path: Path, run_dirs: dict[str, Path], times: list[float]) -> Pa
             lines.set_norm(norm)
             frame_axes(axes[row, column], f"{name}, t = {t:.3g}")
     fig.colorbar(lines, ax=axes, label="u (non-dimensional, log scale)", shrink=0.6)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=100)
 
 
 def run(out: Path, quick: bool, comm: MPI.Comm) -> DemoResult:
