@@ -68,9 +68,17 @@ GROUPS: dict[str, dict[str, tuple[str, dict]]] = {
         "gamg (bmf)": ("gamg", {}),
     },
     "mass": {
-        "icc": ("icc", {}),
+        "icc(0)": ("icc", {"pc_factor_levels": 0}),
+        "icc(2)": ("icc", {"pc_factor_levels": 2}),
+        "icc(4)": ("icc", {"pc_factor_levels": 4}),
+        "icc(8)": ("icc", {"pc_factor_levels": 8}),
+        "icc (bmf)": ("icc", {}),
         "jacobi": ("jacobi", {}),
         "sor (SSOR)": ("sor", {}),
+    },
+    "crossover": {
+        "icc (bmf)": ("icc", {}),
+        "gamg (bmf)": ("gamg", {}),
     },
     "choice": {
         "auto (bmf)": ("auto", {}),
@@ -117,16 +125,13 @@ def run_steps(problem: Problem, solver: ImplicitSolver, steps: int, values: int)
     u = fem.Function(problem.V)
     nodal = fem.Function(problem.V)
     rhs = problem.mass.createVecLeft()
-    history: list[np.ndarray] = []  # w^{n-1}, w^{n-2}, ...
     times, iterations = [], []
     for _ in range(steps + 2):
         started = time.perf_counter()
         np.multiply(u.x.array, 1.0 / DT, out=nodal.x.array)
         nodal.x.array[:] += problem.source.x.array
         problem.mass.mult(nodal.x.petsc_vec, rhs)
-        start = u.x.array.copy()
-        iterations.append(solver.solve(rhs, u, history[: values - 1]))
-        history.insert(0, start)
+        iterations.append(solver.solve(rhs, u, values))
         times.append(time.perf_counter() - started)
     rhs.destroy()
     return times, iterations, u.x.array.copy()
@@ -170,8 +175,10 @@ def main() -> None:
         reference.destroy()
         scale = comm.allreduce(np.abs(exact).max(), op=MPI.MAX)
         for index, (name, (pc_type, options)) in enumerate(variants.items()):
-            pc = choose_preconditioner(pc_type, measured)
-            solver = ImplicitSolver(operator, f"bench{index}_", "cg", pc, 1e-8, 0.0, 5000, options)
+            pc = choose_preconditioner(pc_type, measured, args.dim)
+            solver = ImplicitSolver(
+                operator, f"bench{index}_", "cg", pc, 1e-8, 0.0, 5000, options, measured
+            )
             started = time.perf_counter()
             solver.assemble()
             setup = time.perf_counter() - started

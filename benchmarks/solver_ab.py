@@ -4,9 +4,10 @@ On a shared machine timings move by 30-50 % from one minute to the next, so two 
 one after the other compare the machine's moments as much as the code. This script builds
 the peers.py problem (shared/PERF_NOTES.md: diffusion-decay with a Gaussian source on the
 unit square, backward Euler, rtol 1e-8) as --pairs pairs of bmf-fem simulations, one of
-each pair with this checkout's solver module (bmf_fem/linalg.py, with bmf_fem/krylov.py)
-and one with REV's (read with `git show`), and advances them in turn, one step each, so
-both versions see the same moments and share the caches alike. After --warmup steps it
+each pair with this checkout's solver module (bmf_fem/linalg.py) and one with REV's (read
+with `git show`, with the modules of REV it needs that this checkout lacks), and advances
+them in turn, one step each, so both versions see the same moments and share the caches
+alike. After --warmup steps it
 prints for each version the u equation's field-step (right-hand side and solve, as
 `bmf-fem/u` in peers.py): mean iterations, median, 25th percentile and minimum in ms over
 the --steps timed steps; and the largest difference of the final u between the versions.
@@ -21,7 +22,9 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import inspect
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -40,21 +43,49 @@ import bmf_fem.stepper  # noqa: E402
 from bmf_fem import Simulation, config_from_dict  # noqa: E402
 
 
-def solver_class(revision: str, workdir: Path):
-    """ImplicitSolver of bmf_fem/linalg.py at ``revision``."""
+def module_at(revision: str, name: str, workdir: Path):
+    """bmf_fem/``name``.py as it is at ``revision``, imported under its own name; the
+    bmf_fem modules it imports that this checkout no longer has are taken from there too."""
     source = subprocess.run(
-        ["git", "show", f"{revision}:bmf_fem/linalg.py"],
+        ["git", "show", f"{revision}:bmf_fem/{name}.py"],
         cwd=HERE.parent,
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    path = workdir / "linalg_at_revision.py"
+    for imported in re.findall(r"^from bmf_fem\.(\w+) import", source, flags=re.MULTILINE):
+        if importlib.util.find_spec(f"bmf_fem.{imported}") is None:
+            sys.modules[f"bmf_fem.{imported}"] = module_at(revision, imported, workdir)
+    path = workdir / f"{name}_at_revision.py"
     path.write_text(source)
-    spec = importlib.util.spec_from_file_location("linalg_at_revision", path)
+    spec = importlib.util.spec_from_file_location(f"{name}_at_revision", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.ImplicitSolver
+    return module
+
+
+def solver_class(revision: str, workdir: Path):
+    """ImplicitSolver of bmf_fem/linalg.py at ``revision``, called as this checkout's
+    stepper calls it. Solvers from before the guess kept its own values took them as
+    ``history`` (the stepper's arrays, newest first) and no diffusion number: this keeps
+    those arrays for them, copying each start value as the stepper then did."""
+    solver = module_at(revision, "linalg", workdir).ImplicitSolver
+    parameters = inspect.signature(solver.__init__).parameters
+    if "history" not in inspect.signature(solver.solve).parameters:
+        return solver
+
+    class WithHistory(solver):
+        def __init__(self, *args):
+            super().__init__(*args[: len(parameters) - 1])
+            self.history: list[np.ndarray] = []
+
+        def solve(self, rhs, solution, values: int = 1) -> int:
+            start = solution.x.array.copy()
+            iterations = super().solve(rhs, solution, self.history[: values - 1])
+            self.history = [start, *self.history][: max(values - 1, 0)]
+            return iterations
+
+    return WithHistory
 
 
 def timed_simulation(n: int, D: float, solver) -> tuple[Simulation, list[float], list[int]]:

@@ -129,8 +129,8 @@ class ModelState:
 
 
 class StepperState:
-    """Step counter, SBDF2 start, w^{n-1} (SBDF2 and the solvers' initial guess), the
-    older values the initial guess combines and, for SBDF2, N(w^{n-1})."""
+    """Step counter, SBDF2 start, w^{n-1} and N(w^{n-1}) for SBDF2, and the values each
+    solver's initial guess combines (so a resumed run makes the same guesses)."""
 
     def __init__(self, stepper):
         self.stepper = stepper
@@ -145,15 +145,23 @@ class StepperState:
         stepper = self.stepper
         functions = {}
         explicit_saved = []
+        guess_counts = {}
         for unknown in stepper.unknowns:
             name = unknown.equation.name
             previous = self._scratch(f"previous.{name}", unknown.function)
             previous.x.array[:] = unknown.previous
             functions[previous.name] = previous
-            for index, values in enumerate(getattr(unknown, "older", [])):
-                saved = self._scratch(f"older{index}.{name}", unknown.function)
-                saved.x.array[:] = values
-                functions[saved.name] = saved
+            if unknown.solver is not None:
+                guess = unknown.solver.guess
+                for index in range(stepper.guess_values):
+                    saved = self._scratch(f"guess{index}.{name}", unknown.function)
+                    saved.x.array[:] = 0.0
+                    if index < len(guess.values):
+                        value = guess.values[index].array_r
+                        saved.x.array[: value.size] = value
+                    saved.x.scatter_forward()
+                    functions[saved.name] = saved
+                guess_counts[name] = len(guess.values)
             if stepper.scheme == "sbdf2":
                 # Always listed (zeros before the first step) so the set of functions
                 # does not depend on the step.
@@ -169,6 +177,7 @@ class StepperState:
             "t": stepper.t,
             "scheme": stepper.scheme,
             "previous_explicit": explicit_saved,
+            "guess_values": guess_counts,
         }
         return CheckpointState(functions, values)
 
@@ -182,9 +191,10 @@ class StepperState:
             name = unknown.equation.name
             if f"previous.{name}" in state.functions:
                 unknown.previous[:] = state.functions[f"previous.{name}"].x.array
-            for index, older in enumerate(getattr(unknown, "older", [])):
-                if f"older{index}.{name}" in state.functions:
-                    older[:] = state.functions[f"older{index}.{name}"].x.array
+            if unknown.solver is not None:
+                count = values["guess_values"][name]
+                saved = [state.functions[f"guess{i}.{name}"].x.array for i in range(count)]
+                unknown.solver.guess.restore(saved, stepper.guess_values)
             if name in values["previous_explicit"]:
                 explicit = state.functions[f"previous_explicit.{name}"].x.array
                 unknown.previous_explicit = explicit.copy()

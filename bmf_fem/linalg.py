@@ -23,8 +23,6 @@ from dolfinx.fem import petsc as fem_petsc
 from mpi4py import MPI
 from petsc4py import PETSc
 
-from bmf_fem.krylov import ConjugateGradients
-
 # BoomerAMG (solver.pc_type = "hypre") for 2D and 1D operators: HMIS coarsening with one
 # level of aggressive coarsening and extended+i interpolation truncated to 4 entries per
 # row (operator complexity about 1.4, PETSc's Falgout/classical setting: 2.4), forward
@@ -61,9 +59,16 @@ GAMG_OPTIONS: dict[str, object] = {
     "mg_levels_ksp_max_it": 1,
 }
 
-# Above this diffusion number multigrid pays for its V-cycles; below it the mass term
-# dominates and incomplete Cholesky converges in a few cheap iterations.
-AUTO_AMG_THRESHOLD = 50.0
+# Above these diffusion numbers (by mesh dimension) multigrid pays for its V-cycles;
+# below them the mass term dominates and incomplete Cholesky converges in a few cheap
+# iterations. In 1D ICC(0) of the tridiagonal operator is its exact Cholesky factor.
+AUTO_AMG_THRESHOLDS: dict[int, float] = {1: np.inf, 2: 100.0, 3: 6.0}
+
+# ICC fill levels in 2D grow with the diffusion number, ``round(log2(1 + number))`` up
+# to this many: each level costs about a third of an SpMV more per application and saves
+# a quarter to a third of the iterations. In 3D the fill of a level costs several SpMVs,
+# and ICC(0) is the fastest.
+MAX_FILL_LEVELS = 8
 
 # What "auto" picks on either side of the threshold.
 AUTO_AMG_PC = "gamg"
@@ -83,6 +88,19 @@ CALIBRATION_DRIFT = 0.01
 # converged solve saves one application. (With multigrid the plain test asks for errors
 # a thousand times below rtol and takes twice the iterations in a pulsed run.)
 MULTIGRID_PCS = ("gamg", "hypre", "mg", "ml")
+
+# The guess's trust in its images (:func:`_trusted_projection`): the rounding of a product
+# with A relative to its norm, the smallest difference (relative to the value, energy
+# norm) taken as a direction, and the share of the tolerance the images' rounding may
+# take of the guess's residual.
+IMAGE_ROUNDING = 1e-14
+DIFFERENCE_FLOOR = 1e-12
+GUESS_ROUNDING_SHARE = 1e-3
+
+# Directions of the guess's Gram matrix (scaled to a unit diagonal) with eigenvalues
+# below this fraction of the largest are dropped: values that repeat each other, where
+# rounding would decide the coefficients.
+GRAM_CUTOFF = 1e-10
 
 
 def lumped_mass(mass: PETSc.Mat) -> tuple[PETSc.Vec, PETSc.Vec]:
@@ -117,22 +135,35 @@ def diffusion_number(diffusivity: float, rate: float, dt: float, cell_size: floa
     return diffusivity * dt / ((1.0 + rate * dt) * cell_size**2)
 
 
-def choose_preconditioner(pc_type: str, diffusion_number: float) -> str:
-    """Resolve ``pc_type = "auto"`` from the diffusion number ``D dt / h^2``."""
+def choose_preconditioner(pc_type: str, diffusion_number: float, dim: int) -> str:
+    """Resolve ``pc_type = "auto"`` from the diffusion number ``D dt / h^2`` of an
+    operator on a ``dim``-D mesh."""
     if pc_type != "auto":
         return pc_type
-    return AUTO_AMG_PC if diffusion_number > AUTO_AMG_THRESHOLD else MASS_DOMINATED_PC
+    threshold = AUTO_AMG_THRESHOLDS[min(dim, 3)]
+    return AUTO_AMG_PC if diffusion_number > threshold else MASS_DOMINATED_PC
 
 
-def preconditioner_options(pc_type: str, dim: int, parallel: bool) -> dict[str, object]:
+def fill_levels(diffusion_number: float, dim: int) -> int:
+    """ICC/ILU fill levels for an operator with this diffusion number on a ``dim``-D mesh."""
+    if dim != 2:
+        return 0
+    return int(min(MAX_FILL_LEVELS, round(np.log2(1.0 + max(diffusion_number, 0.0)))))
+
+
+def preconditioner_options(
+    pc_type: str, dim: int, parallel: bool, diffusion_number: float = 0.0
+) -> dict[str, object]:
     """The tuned PETSc options bmf-fem adds for ``pc_type`` on a ``dim``-D mesh."""
     if pc_type == "hypre":
         return dict(BOOMERAMG_3D if dim >= 3 else BOOMERAMG_2D)
     if pc_type == "gamg":
         return dict(GAMG_OPTIONS)
-    if pc_type in ("icc", "ilu") and parallel:
-        # Incomplete factorisations are local: one block per rank.
-        return {"pc_type": "bjacobi", "sub_pc_type": pc_type}
+    if pc_type in ("icc", "ilu"):
+        levels = fill_levels(diffusion_number, dim)
+        if parallel:  # incomplete factorisations are local: one block per rank
+            return {"pc_type": "bjacobi", "sub_pc_type": pc_type, "sub_pc_factor_levels": levels}
+        return {"pc_factor_levels": levels}
     return {}
 
 
@@ -140,7 +171,8 @@ class ImplicitSolver:
     """Solves ``A w = b`` for one equation's operator, reusing one KSP for every step.
 
     ``petsc_options`` (the user's ``[solver] petsc_options``) override the tuned options
-    of :func:`preconditioner_options`, including ``pc_type`` itself. The KSP is built
+    of :func:`preconditioner_options` for the operator's ``diffusion_number``, including
+    ``pc_type`` itself. The KSP is built
     and set up at each assembly (once per dt, SBDF2 start or damage switch), with its
     options in PETSc's database only while that happens.
     """
@@ -155,6 +187,7 @@ class ImplicitSolver:
         atol: float,
         max_it: int,
         petsc_options: Mapping[str, object],
+        diffusion_number: float = 0.0,
     ):
         self.operator = operator
         self.prefix = prefix
@@ -167,7 +200,9 @@ class ImplicitSolver:
             "ksp_rtol": rtol,
             "ksp_atol": atol,
             "ksp_max_it": max_it,
-            **preconditioner_options(pc_type, mesh.topology.dim, mesh.comm.size > 1),
+            **preconditioner_options(
+                pc_type, mesh.topology.dim, mesh.comm.size > 1, diffusion_number
+            ),
             **petsc_options,
         }
         if options["ksp_type"] == "cg" and options["pc_type"] not in MULTIGRID_PCS:
@@ -177,7 +212,6 @@ class ImplicitSolver:
         self.last_iterations = 0
         self.guess = ProjectedGuess(self.matrix)
         self.test: RelativeTest | None = None
-        self.cg: ConjugateGradients | None = None
         self.correction = self.matrix.createVecRight()
 
     @property
@@ -207,7 +241,6 @@ class ImplicitSolver:
                 del database[self.prefix + key]
         _explicit_restrictions(self.ksp.getPC())
         self.guess.forget_images()
-        self.cg = None
         if self.test is not None:  # its ratio belongs to the old operator
             self.test.destroy()
             self.test = None
@@ -215,28 +248,18 @@ class ImplicitSolver:
         if norm == PETSc.KSP.NormType.UNPRECONDITIONED or (
             norm == PETSc.KSP.NormType.PRECONDITIONED and self.ksp.getPCSide() == PETSc.PC.Side.LEFT
         ):
-            if self.ksp.getType() == PETSc.KSP.Type.CG:
-                # The same CG, keeping its residual for the next guess's image.
-                self.cg = ConjugateGradients()
-                self.ksp.setType(PETSc.KSP.Type.PYTHON)
-                self.ksp.setPythonContext(self.cg)
-                self.ksp.setNormType(norm)
-                self.ksp.setUp()
             self.test = RelativeTest(self.ksp)
             self.ksp.setConvergenceTest(self.test)
         # With bmf-fem's test the KSP solves for the guess's correction from zero;
         # with PETSc's own (natural norm, right preconditioning) it starts from the guess.
         self.ksp.setInitialGuessNonzero(self.test is None)
 
-    def solve(
-        self, rhs: PETSc.Vec, solution: fem.Function, history: Sequence[np.ndarray] = ()
-    ) -> int:
+    def solve(self, rhs: PETSc.Vec, solution: fem.Function, values: int = 1) -> int:
         """Solve into ``solution``, starting from the best combination of its current
-        value and the earlier values in ``history`` (local arrays, newest first;
-        :class:`ProjectedGuess`), which may already be converged."""
+        value and the ``values - 1`` values it had at the solves before
+        (:class:`ProjectedGuess`), which may already be converged."""
         vec = solution.x.petsc_vec
-        if self.guess.project(rhs, vec, history, *self.ksp.getTolerances()[:2]):
-            self.guess.remember(vec, rhs, self.guess.residual)
+        if self.guess.project(rhs, vec, values, *self.ksp.getTolerances()[:2]):
             solution.x.scatter_forward()
             self.last_iterations = 0
             return 0
@@ -249,8 +272,6 @@ class ImplicitSolver:
             self.ksp.solve(self.guess.residual, self.correction)
             vec.axpy(1.0, self.correction)
             self.test.finish(vec)
-            if self.cg is not None:
-                self.guess.remember(vec, rhs, self.cg.residual)
         reason = self.ksp.getConvergedReason()
         if reason < 0:
             raise SolverError(
@@ -356,118 +377,153 @@ class RelativeTest:
 class ProjectedGuess:
     """The initial guess closest to the solution in the span of the latest values.
 
-    For ``A x = b`` and values ``v_0 = w^n, v_1 = w^{n-1}, ...`` the Galerkin projection
-    ``x = sum c_i v_i`` with ``(v_i, A v_j) c_j = (v_i, b)`` minimises the energy norm of
-    the error over the span (P. Fischer's projection for successive right-hand sides).
-    The span holds the plain guess w^n and every polynomial extrapolation of the
-    values, so the result is never worse than those. A step costs a few vector
-    reductions: the images ``A v_i`` and the Gram matrix of the older values are the last
-    step's, reused while ``(v_1, A v_1)`` shows that v_1 is the w^n they were computed
-    from (recomputed otherwise), and the image of w^n is ``b - r`` of the solve that ended
-    at w^n (:meth:`remember`) while w^n is still exactly that solution (one SpMV
-    otherwise). The images also give the guess's residual.
+    For ``A x = b`` and the values ``w^n, w^{n-1}, ...`` of the latest calls, the
+    Galerkin projection onto their span minimises the energy norm of the error over it
+    (P. Fischer's projection for successive right-hand sides). The span holds the plain
+    guess w^n and every polynomial extrapolation of the values, so the result is never
+    worse than those, and with noise or a switching input the projection weights the
+    values differently. The span is kept as backward differences, ``d_0 = w^n,
+    d_1 = w^n - w^{n-1}, d_2 = d_1 - d_1^{old}, ...``, with their images ``A d_j``: in
+    that basis the Gram matrix ``(d_i, A d_j)`` can be computed in floating point. In the
+    basis of the values themselves it cannot beyond three: they agree to 1e-3 and more,
+    their Gram matrix has condition numbers of 1e12-1e15, and the guess it gives is
+    worse than the one from three values. A call costs one SpMV (the image of w^n, so
+    every image is a product with A and no rounding accumulates from step to step), one
+    vector update per difference and per image, and the reductions of the Gram matrix.
+    The images also give the guess's residual. The values themselves are kept too, for
+    checkpoints: :meth:`restore` rebuilds the same tables from them, digit for digit.
     """
 
     def __init__(self, matrix: PETSc.Mat):
         self.matrix = matrix
-        self.images: list[PETSc.Vec] = []  # A v_i of the last call, newest first
-        self.gram: np.ndarray | None = None  # (v_i, A v_j) of the last call
-        self.views: list[PETSc.Vec] = []  # PETSc views of the history arrays
+        self.values: list[PETSc.Vec] = []  # w^n, w^{n-1}, ... of the last calls
+        self.differences: list[PETSc.Vec] = []  # d_j of the last call (d_0 = values[0])
+        self.images: list[PETSc.Vec] = []  # A d_j of the last call
+        self.spare: list[PETSc.Vec] = []  # vectors to reuse
         self.residual = matrix.createVecLeft()
         self.rhs_norm = 0.0  # ||b|| of the last call
-        # The last solution and its image b - r, while ``solved`` holds.
-        self.solution = matrix.createVecLeft()
-        self.solution_image = matrix.createVecLeft()
-        self.solved = False
 
     def forget_images(self) -> None:
-        """The operator changed: nothing of the last call can be reused."""
-        self.gram = None
-        self.solved = False
+        """The operator changed: the images become products with the new one."""
+        for difference, image in zip(self.differences, self.images, strict=True):
+            self.matrix.mult(difference, image)
 
-    def remember(self, solution: PETSc.Vec, rhs: PETSc.Vec, residual: PETSc.Vec) -> None:
-        """The solve of ``A x = b`` ended at ``solution`` with residual ``b - A x``: keep
-        its image ``A x = b - r`` for the next call."""
-        self.solution_image.waxpy(-1.0, residual, rhs)
-        solution.copy(self.solution)
-        self.solved = True
+    def restore(self, values: Sequence[np.ndarray], count: int) -> None:
+        """Start again from ``values`` (local arrays, newest first), as if the calls
+        that saw them had just been made."""
+        self.spare += self.differences[1:] + self.images + self.values
+        self.values, self.differences, self.images = [], [], []
+        for array in reversed(values):
+            value = self._take()
+            value.array_w[:] = array[: value.getLocalSize()]
+            self._add(value, count)
 
     def project(
-        self,
-        rhs: PETSc.Vec,
-        current: PETSc.Vec,
-        history: Sequence[np.ndarray],
-        rtol: float,
-        atol: float,
+        self, rhs: PETSc.Vec, current: PETSc.Vec, values: int, rtol: float, atol: float
     ) -> bool:
-        """Overwrite ``current`` (w^n) with the projected guess and ``residual`` with
-        its residual; True when that already meets ``||b - A x|| <= max(rtol ||b||, atol)``."""
-        size = current.getLocalSize()
-        count = 1 + len(history)
-        while len(self.images) < count:
-            self.images.append(self.matrix.createVecLeft())
-        while len(self.views) < len(history):
-            self.views.append(self.matrix.createVecLeft())
-        for view, values in zip(self.views, history, strict=False):
-            view.placeArray(values[:size])
-        try:
-            # The last call's images, newest first, are this call's images of v_1, v_2...
-            self.images = [self.images[-1], *self.images[:-1]]
-            if self.solved and current.equal(self.solution):
-                self.images[0], self.solution_image = self.solution_image, self.images[0]
-            else:  # a first step, or w^n changed after its solve (noise, a reset)
-                self.matrix.mult(current, self.images[0])
-            self.solved = False
-            images = self.images[:count]
-            vectors = [current, *self.views[: len(history)]]
-            gram = np.empty((count, count))
-            if self._reusable(count, vectors, images):
-                gram[1:, 1:] = self.gram[: count - 1, : count - 1]
-            else:
-                for i in range(1, count):
-                    self.matrix.mult(vectors[i], images[i])
-                for i in range(1, count):
-                    gram[i, i:] = gram[i:, i] = vectors[i].mDot(images[i:])
-            gram[0, :] = gram[:, 0] = current.mDot(images)
-            *moments, norm2 = rhs.mDot([*vectors, rhs])
-            self.rhs_norm = float(np.sqrt(norm2))
-            self.gram = gram
-            coefficients = _pseudo_solve(gram, np.asarray(moments))
-            if coefficients is None:  # every value is zero, and so is the guess
-                rhs.copy(self.residual)
-                return False
-            current.scale(coefficients[0])
-            if count > 1:
-                current.maxpy(coefficients[1:], vectors[1:])
-            rhs.copy(self.residual)
-            self.residual.maxpy(-coefficients, images)
-            return self.residual.norm() <= max(rtol * self.rhs_norm, atol)
-        finally:
-            for view in self.views[: len(history)]:
-                view.resetArray()
+        """Overwrite ``current`` (w^n) with the guess from it and the ``values - 1``
+        values of the calls before, and ``residual`` with the guess's residual; True
+        when that already meets ``||b - A x|| <= max(rtol ||b||, atol)``."""
+        value = self._take()
+        current.copy(value)
+        self._add(value, values)
+        vectors, images = self.differences, self.images
+        count = len(vectors)
+        gram = np.empty((count, count))
+        for i in range(count):
+            gram[i, i:] = gram[i:, i] = vectors[i].mDot(images[i:])
+        *moments, norm2 = rhs.mDot([*vectors, rhs])
+        self.rhs_norm = float(np.sqrt(norm2))
+        tolerance = max(rtol * self.rhs_norm, atol)
+        coefficients = _trusted_projection(
+            gram, np.asarray(moments), images[0].norm(), GUESS_ROUNDING_SHARE * tolerance
+        )
+        current.zeroEntries()
+        rhs.copy(self.residual)
+        if coefficients is not None:  # else every value is zero, and so is the guess
+            used = len(coefficients)
+            current.maxpy(coefficients, vectors[:used])
+            self.residual.maxpy(-coefficients, images[:used])
+        return self.residual.norm() <= tolerance
 
-    def _reusable(self, count: int, vectors: list[PETSc.Vec], images: list[PETSc.Vec]) -> bool:
-        """Whether the last call's Gram matrix and images hold for ``vectors[1:]``."""
-        last = self.gram
-        if count < 2 or last is None or last.shape[0] < count - 1 or last[0, 0] <= 0.0:
-            return False
-        energy = vectors[1].mDot([images[1]])[0]
-        return abs(energy - last[0, 0]) <= 1e-12 * last[0, 0]
+    def _add(self, value: PETSc.Vec, count: int) -> None:
+        """Take ``value`` as the newest of at most ``count`` values: the difference
+        tables ``new_0 = value``, ``new_{j+1} = new_j - old_j`` and their images."""
+        image = self._take()
+        self.matrix.mult(value, image)
+        self.spare += self.values[count - 1 :]
+        self.values = [value, *self.values[: count - 1]]
+        self.differences = self._shift(value, self.differences, count, keep_first=True)
+        self.images = self._shift(image, self.images, count, keep_first=False)
+
+    def _take(self) -> PETSc.Vec:
+        return self.spare.pop() if self.spare else self.matrix.createVecLeft()
+
+    def _shift(
+        self, newest: PETSc.Vec, old: list[PETSc.Vec], count: int, keep_first: bool
+    ) -> list[PETSc.Vec]:
+        """A difference table after ``newest``; the vectors it drops are kept for reuse
+        (but for the old first entry when that is a value, kept in ``values``)."""
+        table = [newest]
+        for j in range(min(len(old), count - 1)):
+            difference = self._take()
+            difference.waxpy(-1.0, old[j], table[j])
+            table.append(difference)
+            if j > 0 or not keep_first:
+                self.spare.append(old[j])
+        dropped = old[max(count - 1, 0) :]
+        self.spare += [vec for vec in dropped if not (keep_first and vec is old[0])]
+        return table
 
     def destroy(self) -> None:
-        for vec in (*self.images, *self.views, self.residual, self.solution, self.solution_image):
+        for vec in (*self.values, *self.differences[1:], *self.images, *self.spare):
             vec.destroy()
+        self.residual.destroy()
+
+
+def _trusted_projection(
+    gram: np.ndarray, moments: np.ndarray, image_norm: float, allowed: float
+) -> np.ndarray | None:
+    """Coefficients of the projection over the leading differences whose images can be
+    trusted; None when every value is zero.
+
+    An image ``A d_j`` is a signed sum of 2^j products with A, each rounded by about
+    1e-14 of ``||A w^n||``; the guess's residual is then off by up to
+    ``1e-14 ||A w^n|| sum_j 2^j |c_j|``. Differences below 1e-12 of w^n (in the energy
+    norm) are rounding themselves and end the table; beyond that the highest
+    differences are dropped until that bound is within ``allowed``: a tiny difference
+    with a large coefficient (a residual chased along a direction made of rounding)
+    would otherwise give a residual that is not the guess's.
+    """
+    count = len(moments)
+    for j in range(1, count):
+        if gram[j, j] <= DIFFERENCE_FLOOR**2 * gram[0, 0]:
+            count = j
+            break
+    while True:
+        coefficients = _pseudo_solve(gram[:count, :count], moments[:count])
+        if coefficients is None or count == 1:
+            return coefficients
+        weights = 2.0 ** np.arange(count)
+        if IMAGE_ROUNDING * image_norm * np.sum(weights * np.abs(coefficients)) <= allowed:
+            return coefficients
+        count -= 1
 
 
 def _pseudo_solve(gram: np.ndarray, moments: np.ndarray) -> np.ndarray | None:
-    """``gram c = moments`` for a symmetric semi-definite ``gram``, dropping directions
-    whose eigenvalue is below 1e-12 of the largest (values that repeat each other)."""
-    values, vectors = np.linalg.eigh(gram)
-    if values[-1] <= 0.0:
+    """``gram c = moments`` for a symmetric semi-definite ``gram``: scaled to a unit
+    diagonal, then dropping directions whose eigenvalue is below GRAM_CUTOFF of the largest
+    (vectors that are zero or repeat each other)."""
+    diagonal = np.diag(gram)
+    if diagonal.max(initial=0.0) <= 0.0:
         return None
-    keep = values > 1e-12 * values[-1]
-    projected = vectors[:, keep].T @ moments / values[keep]
-    return vectors[:, keep] @ projected
+    scale = np.zeros_like(diagonal)
+    positive = diagonal > 0.0
+    scale[positive] = 1.0 / np.sqrt(diagonal[positive])
+    values, vectors = np.linalg.eigh(scale[:, None] * gram * scale[None, :])
+    keep = values > GRAM_CUTOFF * values[-1]
+    projected = vectors[:, keep].T @ (scale * moments) / values[keep]
+    return scale * (vectors[:, keep] @ projected)
 
 
 class SolverError(RuntimeError):

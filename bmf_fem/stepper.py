@@ -48,7 +48,10 @@ class ImexUnknown:
         self.solver: ImplicitSolver | None = None
         if equation.diffuses:
             config = stepper.solver_config
-            pc_type = choose_preconditioner(config.pc_type, stepper.diffusion_number(equation))
+            number = stepper.diffusion_number(equation)
+            pc_type = choose_preconditioner(
+                config.pc_type, number, function.function_space.mesh.topology.dim
+            )
             self.solver = ImplicitSolver(
                 fem.form(equation.operator, jit_options=JIT_OPTIONS),
                 f"bmf_{equation.name}_",
@@ -58,11 +61,10 @@ class ImexUnknown:
                 config.atol,
                 config.max_it,
                 config.petsc_options,
+                number,
             )
             self.rhs = self.solver.matrix.createVecLeft()
             self.start = np.zeros_like(function.x.array)  # w^n while w^{n+1} is solved for
-            # w^{n-2}, w^{n-3}, ... for the guess (w^{n-1} is ``previous``)
-            self.older = [np.zeros_like(self.previous) for _ in range(stepper.guess_values - 2)]
         self.iterations = 0
 
     def advance(
@@ -109,20 +111,12 @@ class ImexUnknown:
             stepper.mass.mult(self.rhs_nodal.x.petsc_vec, self.rhs)
             if load is not None:
                 self.rhs.axpy(1.0, load)
-            self.start[:] = current
-            while len(self.older) < stepper.guess_values - 2:
-                self.older.append(np.zeros_like(current))
-            values = min(stepper.guess_values, stepper.step_index + 1)
-            history = [self.previous, *self.older][: values - 1]
-            self.iterations = self.solver.solve(self.rhs, self.function, history)
-            # Shift the history: w^n becomes w^{n-1}, and so on; the oldest array is
-            # the next step's start buffer.
-            if self.older:
-                recycled = self.older.pop()
-                self.older.insert(0, self.previous)
-            else:
-                recycled = self.previous
-            self.previous, self.start = self.start, recycled
+            if stepper.scheme == "sbdf2":
+                self.start[:] = current
+            self.iterations = self.solver.solve(self.rhs, self.function, stepper.guess_values)
+            if stepper.scheme == "sbdf2":
+                # w^n becomes w^{n-1}; the old w^{n-1} array is the next start buffer.
+                self.previous, self.start = self.start, self.previous
         if noise is not None:
             # Euler-Maruyama increment after the deterministic step, so neither the
             # implicit rates nor the stabilisation damp the noise.
