@@ -14,6 +14,7 @@ option sets below are the fastest measured by ``benchmarks/preconditioners.py``
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -90,9 +91,9 @@ CALIBRATION_DRIFT = 0.01
 MULTIGRID_PCS = ("gamg", "hypre", "mg", "ml")
 
 # The guess's trust in its images (:func:`_trusted_projection`): the rounding of a product
-# with A relative to its norm, the smallest difference (relative to the value, energy
-# norm) taken as a direction, and the share of the tolerance the images' rounding may
-# take of the guess's residual.
+# with A relative to its norm, the smallest image of a difference (relative to A w^n)
+# taken as a direction, and the share of the tolerance the images' rounding may take of
+# the guess's residual.
 IMAGE_ROUNDING = 1e-14
 DIFFERENCE_FLOOR = 1e-12
 GUESS_ROUNDING_SHARE = 1e-3
@@ -307,10 +308,10 @@ class RelativeTest:
     ratio rho that belongs to the preconditioner and the kind of solution, not to the
     step (GAMG 0.998, ICC at weak diffusion 0.459, constant to 1e-3 over steps). This
     test measures ``||B b||`` exactly, takes rho from it, and in between uses
-    ``rho ||x_0||`` for the initial guess x_0 (the Galerkin projection of the solution:
-    no larger in energy). Measurements come on every other solve after a setup; while rho
-    stays within :data:`CALIBRATION_DRIFT` of the last measurement the interval doubles
-    up to :data:`CALIBRATION_INTERVAL` solves, and it falls back to one when rho moves.
+    ``rho ||x_0||`` for the initial guess x_0 (a close approximation of the solution).
+    Measurements come on every other solve after a setup; while rho stays within
+    :data:`CALIBRATION_DRIFT` of the last measurement the interval doubles up to
+    :data:`CALIBRATION_INTERVAL` solves, and it falls back to one when rho moves.
     A zero guess gives ``||B b||`` exactly as the first residual norm.
     """
 
@@ -375,44 +376,46 @@ class RelativeTest:
 
 
 class ProjectedGuess:
-    """The initial guess closest to the solution in the span of the latest values.
+    """The initial guess with the smallest residual in the span of the latest values.
 
-    For ``A x = b`` and the values ``w^n, w^{n-1}, ...`` of the latest calls, the
-    Galerkin projection onto their span minimises the energy norm of the error over it
-    (P. Fischer's projection for successive right-hand sides). The span holds the plain
-    guess w^n and every polynomial extrapolation of the values, so the result is never
-    worse than those, and with noise or a switching input the projection weights the
-    values differently. The span is kept as backward differences, ``d_0 = w^n,
-    d_1 = w^n - w^{n-1}, d_2 = d_1 - d_1^{old}, ...``, with their images ``A d_j``: in
-    that basis the Gram matrix ``(d_i, A d_j)`` can be computed in floating point. In the
-    basis of the values themselves it cannot beyond three: they agree to 1e-3 and more,
-    their Gram matrix has condition numbers of 1e12-1e15, and the guess it gives is
-    worse than the one from three values. A call costs one SpMV (the image of w^n, so
-    every image is a product with A and no rounding accumulates from step to step), one
-    vector update per difference and per image, and the reductions of the Gram matrix.
-    The images also give the guess's residual. The values themselves are kept too, for
-    checkpoints: :meth:`restore` rebuilds the same tables from them, digit for digit.
+    For ``A x = b`` and the values ``w^n, w^{n-1}, ...`` of the latest calls, the guess
+    minimises ``||b - A x||`` over their span: the least-squares counterpart of
+    P. Fischer's projection for successive right-hand sides, and the norm the solve's
+    skip check and plain-residual test measure. The span holds the plain guess w^n and
+    every polynomial extrapolation of the values, so the guess's residual is never
+    larger than theirs, and with noise or a switching input the values are simply
+    weighted differently.
+
+    The Gram matrix is that of the images of the backward differences, ``A d_0 = A w^n,
+    A d_{j+1} = A d_j - (A d_j)^{old}``, kept as a table updated by one vector update
+    per entry and call. In the basis of the values themselves it cannot be computed in
+    floating point beyond three: values that agree to 1e-3 and better give condition
+    numbers of 1e12-1e15, and a guess worse than the one from three values. A call costs
+    one SpMV (the image of w^n: every image is a product with A, so no rounding is
+    carried from step to step), one vector update per difference, the reductions of the
+    Gram matrix, and two combinations (the guess from the values, its residual from the
+    images). The values are kept for the guess and for checkpoints: :meth:`restore`
+    rebuilds the same table from them, digit for digit.
     """
 
     def __init__(self, matrix: PETSc.Mat):
         self.matrix = matrix
         self.values: list[PETSc.Vec] = []  # w^n, w^{n-1}, ... of the last calls
-        self.differences: list[PETSc.Vec] = []  # d_j of the last call (d_0 = values[0])
-        self.images: list[PETSc.Vec] = []  # A d_j of the last call
+        self.images: list[PETSc.Vec] = []  # A d_j, the images of their differences
         self.spare: list[PETSc.Vec] = []  # vectors to reuse
         self.residual = matrix.createVecLeft()
         self.rhs_norm = 0.0  # ||b|| of the last call
 
     def forget_images(self) -> None:
         """The operator changed: the images become products with the new one."""
-        for difference, image in zip(self.differences, self.images, strict=True):
-            self.matrix.mult(difference, image)
+        values = [value.array_r.copy() for value in self.values]
+        self.restore(values, len(values))
 
     def restore(self, values: Sequence[np.ndarray], count: int) -> None:
         """Start again from ``values`` (local arrays, newest first), as if the calls
         that saw them had just been made."""
-        self.spare += self.differences[1:] + self.images + self.values
-        self.values, self.differences, self.images = [], [], []
+        self.spare += self.images + self.values
+        self.values, self.images = [], []
         for array in reversed(values):
             value = self._take()
             value.array_w[:] = array[: value.getLocalSize()]
@@ -427,12 +430,12 @@ class ProjectedGuess:
         value = self._take()
         current.copy(value)
         self._add(value, values)
-        vectors, images = self.differences, self.images
-        count = len(vectors)
+        images = self.images
+        count = len(images)
         gram = np.empty((count, count))
         for i in range(count):
-            gram[i, i:] = gram[i:, i] = vectors[i].mDot(images[i:])
-        *moments, norm2 = rhs.mDot([*vectors, rhs])
+            gram[i, i:] = gram[i:, i] = images[i].mDot(images[i:])
+        *moments, norm2 = rhs.mDot([*images, rhs])
         self.rhs_norm = float(np.sqrt(norm2))
         tolerance = max(rtol * self.rhs_norm, atol)
         coefficients = _trusted_projection(
@@ -442,58 +445,58 @@ class ProjectedGuess:
         rhs.copy(self.residual)
         if coefficients is not None:  # else every value is zero, and so is the guess
             used = len(coefficients)
-            current.maxpy(coefficients, vectors[:used])
+            current.maxpy(_value_weights(coefficients), self.values[:used])
             self.residual.maxpy(-coefficients, images[:used])
         return self.residual.norm() <= tolerance
 
     def _add(self, value: PETSc.Vec, count: int) -> None:
-        """Take ``value`` as the newest of at most ``count`` values: the difference
-        tables ``new_0 = value``, ``new_{j+1} = new_j - old_j`` and their images."""
+        """Take ``value`` as the newest of at most ``count`` values; the images of the
+        differences become ``new_0 = A value``, ``new_{j+1} = new_j - old_j``."""
         image = self._take()
         self.matrix.mult(value, image)
         self.spare += self.values[count - 1 :]
         self.values = [value, *self.values[: count - 1]]
-        self.differences = self._shift(value, self.differences, count, keep_first=True)
-        self.images = self._shift(image, self.images, count, keep_first=False)
+        table = [image]
+        for j in range(min(len(self.images), count - 1)):
+            difference = self._take()
+            difference.waxpy(-1.0, self.images[j], table[j])
+            table.append(difference)
+            self.spare.append(self.images[j])
+        self.spare += self.images[max(count - 1, 0) :]
+        self.images = table
 
     def _take(self) -> PETSc.Vec:
         return self.spare.pop() if self.spare else self.matrix.createVecLeft()
 
-    def _shift(
-        self, newest: PETSc.Vec, old: list[PETSc.Vec], count: int, keep_first: bool
-    ) -> list[PETSc.Vec]:
-        """A difference table after ``newest``; the vectors it drops are kept for reuse
-        (but for the old first entry when that is a value, kept in ``values``)."""
-        table = [newest]
-        for j in range(min(len(old), count - 1)):
-            difference = self._take()
-            difference.waxpy(-1.0, old[j], table[j])
-            table.append(difference)
-            if j > 0 or not keep_first:
-                self.spare.append(old[j])
-        dropped = old[max(count - 1, 0) :]
-        self.spare += [vec for vec in dropped if not (keep_first and vec is old[0])]
-        return table
-
     def destroy(self) -> None:
-        for vec in (*self.values, *self.differences[1:], *self.images, *self.spare):
+        for vec in (*self.values, *self.images, *self.spare, self.residual):
             vec.destroy()
-        self.residual.destroy()
+
+
+def _value_weights(coefficients: np.ndarray) -> np.ndarray:
+    """Weights of the values w^n, w^{n-1}, ... in ``sum_j c_j d_j``, d_j the j-th backward
+    difference ``sum_l (-1)^l binom(j, l) w^{n-l}``."""
+    count = len(coefficients)
+    weights = np.zeros(count)
+    for j, c in enumerate(coefficients):
+        for back in range(j + 1):
+            weights[back] += c * (-1) ** back * math.comb(j, back)
+    return weights
 
 
 def _trusted_projection(
     gram: np.ndarray, moments: np.ndarray, image_norm: float, allowed: float
 ) -> np.ndarray | None:
-    """Coefficients of the projection over the leading differences whose images can be
-    trusted; None when every value is zero.
+    """Least-squares coefficients ``gram c = moments`` over the leading differences
+    whose images can be trusted; None when every value is zero.
 
     An image ``A d_j`` is a signed sum of 2^j products with A, each rounded by about
     1e-14 of ``||A w^n||``; the guess's residual is then off by up to
-    ``1e-14 ||A w^n|| sum_j 2^j |c_j|``. Differences below 1e-12 of w^n (in the energy
-    norm) are rounding themselves and end the table; beyond that the highest
-    differences are dropped until that bound is within ``allowed``: a tiny difference
-    with a large coefficient (a residual chased along a direction made of rounding)
-    would otherwise give a residual that is not the guess's.
+    ``1e-14 ||A w^n|| sum_j 2^j |c_j|``. Images below 1e-12 of ``A w^n`` are rounding
+    themselves and end the table; beyond that the highest differences are dropped until
+    that bound is within ``allowed``: a tiny difference with a large coefficient (a
+    residual chased along a direction made of rounding) would otherwise give a residual
+    that is not the guess's.
     """
     count = len(moments)
     for j in range(1, count):
