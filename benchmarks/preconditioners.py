@@ -14,7 +14,7 @@ to rtol 1e-13. This is the data behind `solver.pc_type = "auto"` and the option 
 bmf_fem/linalg.py.
 
     containers/run python3 benchmarks/preconditioners.py [--dim 2] [--n 256]
-        [--numbers 6 30 100 300 6000] [--steps 10] [--values 4] [--groups amg mass]
+        [--numbers 6 30 100 300 6000] [--steps 10] [--values 4] [--groups amg mass crossover]
 """
 
 from __future__ import annotations

@@ -438,8 +438,9 @@ class ProjectedGuess:
         *moments, norm2 = rhs.mDot([*images, rhs])
         self.rhs_norm = float(np.sqrt(norm2))
         tolerance = max(rtol * self.rhs_norm, atol)
+        image_norm = float(np.sqrt(max(gram[0, 0], 0.0)))  # ||A w^n||
         coefficients = _trusted_projection(
-            gram, np.asarray(moments), images[0].norm(), GUESS_ROUNDING_SHARE * tolerance
+            gram, np.asarray(moments), image_norm, GUESS_ROUNDING_SHARE * tolerance
         )
         current.zeroEntries()
         rhs.copy(self.residual)
