@@ -271,7 +271,8 @@ class ImplicitSolver:
             # for the initial residual) and add d.
             self.test.prepare(rhs, vec, self.guess.rhs_norm)
             self.ksp.solve(self.guess.residual, self.correction)
-            vec.axpy(1.0, self.correction)
+            if self.ksp.getIterationNumber() > 0:  # else the correction is zero
+                vec.axpy(1.0, self.correction)
             self.test.finish(vec)
         reason = self.ksp.getConvergedReason()
         if reason < 0:

@@ -91,7 +91,8 @@ class ImexUnknown:
             beta = 1.5
         else:
             np.multiply(current, 1.0 / dt, out=q)
-            q += explicit
+            if not isinstance(explicit, float) or explicit != 0.0:
+                q += explicit
             beta = 1.0
         if forcing is not None:
             q += forcing

@@ -78,8 +78,11 @@ def mass_form(V: fem.FunctionSpace) -> ufl.Form:
 
 
 def field_terms(feedback: float, reaction: NodalTerms | None) -> NodalTerms:
-    """Explicit terms of the local field: ``gamma * M + R``, into one reused array."""
+    """Explicit terms of the local field: ``gamma * M + R``, into one reused array
+    (the number 0.0 when there are none)."""
     buffers: dict[str, np.ndarray] = {}
+    if feedback == 0.0 and reaction is None:
+        return lambda state: 0.0
 
     def terms(state: Mapping[str, np.ndarray | float]) -> np.ndarray | float:
         memory = state["M"]
