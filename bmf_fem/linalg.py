@@ -173,9 +173,9 @@ class ImplicitSolver:
 
     ``petsc_options`` (the user's ``[solver] petsc_options``) override the tuned options
     of :func:`preconditioner_options` for the operator's ``diffusion_number``, including
-    ``pc_type`` itself. The KSP is built
-    and set up at each assembly (once per dt, SBDF2 start or damage switch), with its
-    options in PETSc's database only while that happens.
+    ``pc_type`` itself. The KSP is built and set up at each assembly (once per dt, SBDF2
+    start or damage switch), with its options in PETSc's database only while that
+    happens.
     """
 
     def __init__(
