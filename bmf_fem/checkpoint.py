@@ -148,9 +148,10 @@ class StepperState:
         guess_counts = {}
         for unknown in stepper.unknowns:
             name = unknown.equation.name
-            previous = self._scratch(f"previous.{name}", unknown.function)
-            previous.x.array[:] = unknown.previous
-            functions[previous.name] = previous
+            if stepper.scheme == "sbdf2":
+                previous = self._scratch(f"previous.{name}", unknown.function)
+                previous.x.array[:] = unknown.previous
+                functions[previous.name] = previous
             if unknown.solver is not None:
                 guess = unknown.solver.guess
                 for index in range(stepper.guess_values):
