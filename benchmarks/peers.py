@@ -34,9 +34,9 @@ per row): one for the right-hand side, one more when the operator is rebuilt, an
 initial residual and every Krylov iteration one plus the preconditioner's (Jacobi 3 vector
 streams, ICC 1, SOR 2, AMG 5 x its operator complexity: a symmetric smoothing sweep or two
 Chebyshev steps down and up and a residual on every level), plus 10 vector streams per
-iteration. "DRAM" and
-"cache" are the time that traffic takes at the triad's speed on arrays beyond any cache
-(3 x 256 MiB) and on arrays that stay in cache (3 x 4 MiB), over the measured time. Run serially:
+iteration. "DRAM" and "cache" are the time that traffic takes at the triad's speed on
+arrays beyond any cache (3 x 256 MiB) and on arrays that stay in cache (3 x 4 MiB), over
+the measured time. Run serially:
 
     containers/run benchmarks/peer-env python3 benchmarks/peers.py
     containers/run python3 benchmarks/peers.py --solvers bmf-fem dolfinx-amg --sizes 64

@@ -1,10 +1,10 @@
 """bmf-fem: finite elements for the Base Morphic Field model.
 
-Scripts use ``load_config`` and ``Simulation``::
+Scripts use ``load_config`` and ``Simulation``, on the communicator they choose (every
+rank of the job, or one group of a split for a sweep; docs/python.md has whole scripts)::
 
-    from mpi4py import MPI
     from bmf_fem import load_config, Simulation
-    Simulation(load_config("run.toml"), MPI.COMM_WORLD).run("out")
+    Simulation(load_config("run.toml"), comm).run("out")
 """
 
 from __future__ import annotations
