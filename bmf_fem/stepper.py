@@ -64,7 +64,8 @@ class ImexUnknown:
                 number,
             )
             self.rhs = self.solver.matrix.createVecLeft()
-            self.start = np.zeros_like(function.x.array)  # w^n while w^{n+1} is solved for
+            if stepper.scheme == "sbdf2":  # w^n while w^{n+1} is solved for
+                self.start = np.zeros_like(function.x.array)
         self.iterations = 0
 
     def advance(
