@@ -114,15 +114,31 @@ class Simulation:
         except SolverError as error:
             raise SimulationError(f"{error} at {where}") from None
         broken = [f.name for f in self.model.unknowns if not np.isfinite(f.x.array.sum())]
+        if self.sites.mode == "cells" and not np.isfinite(self.sites.s.sum()):
+            broken.append("s")
         broken = self.comm.allreduce(broken, op=MPI.SUM)
         if broken:
             raise SimulationError(
-                f"field {broken[0]} is not finite at {where}; the run diverged: reduce "
-                "time.dt, or check reaction, feedback and source for runaway growth"
+                f"field {broken[0]} is not finite at {where}; {self._remedy(broken[0])}"
             )
         self.sites.record(self.stepper.t)
         if self.detection is not None:
             self.detection.update(self.stepper.step_index, self.stepper.t)
+
+    def _remedy(self, field: str) -> str:
+        """What to change when ``field`` diverged."""
+        if field != "s":
+            return (
+                "the run diverged: reduce time.dt, or check reaction, feedback and source "
+                "for runaway growth"
+            )
+        sites = self.config.sites
+        return (
+            "the site cubic diverged: its stabilised step is stable while "
+            "alpha dt (3 s^2 - 1) <= 2 (1 + alpha S dt), and a strong tilt g phi drives "
+            f"|s| beyond that; raise sites.stabilisation (S = {sites.stabilisation:g}, "
+            "1.5 s^2 - 0.5 covers any dt) or reduce time.dt"
+        )
 
     def metrics(self) -> dict[str, float]:
         row = {"step": self.stepper.step_index, "t": self.stepper.t}

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 from model_setup import QUIET, advance, make
 
+from bmf_fem.simulation import SimulationError
+
 H_C = 2 / (3 * np.sqrt(3))
 
 
@@ -44,4 +46,26 @@ def test_stabilisation_keeps_large_alpha_dt_stable():
     roots = np.roots([-1, 0, 1, 0.5])
     upper = roots[np.abs(roots.imag) < 1e-12].real.max()
     assert s == pytest.approx(upper, abs=1e-6)
+    simulation.close()
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+def test_strong_tilt_beyond_the_stabilisation_stops_naming_the_key():
+    """Tilt 200 puts the upper root at s* = 5.95, where alpha dt (3 s*^2 - 1) = 10.5
+    exceeds 2 (1 + alpha S dt) = 2.4 for the default S = 2: the first step throws s to 15.7,
+    the cubic then grows it without bound, and the error names sites.stabilisation.
+    S = 1.5 s*^2 - 0.5 = 52.6 makes it settle at s*."""
+    tilt = 200.0
+    roots = np.roots([-1, 0, 1, tilt])
+    upper = roots[np.abs(roots.imag) < 1e-12].real.max()
+    simulation = make(held_tilt(tilt))
+    with pytest.raises(SimulationError, match=r"field s is not finite.*sites\.stabilisation"):
+        advance(simulation, 20.0)
+    simulation.close()
+
+    settled = held_tilt(tilt)
+    settled["sites"]["stabilisation"] = 1.5 * upper**2 - 0.5
+    simulation = make(settled)
+    advance(simulation, 20.0)
+    assert simulation.model.s.x.array == pytest.approx(upper, abs=1e-9)
     simulation.close()
