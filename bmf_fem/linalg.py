@@ -210,7 +210,6 @@ class ImplicitSolver:
             options = {"ksp_norm_type": "unpreconditioned", **options}
         self.options = options
         self.ksp: PETSc.KSP | None = None
-        self.last_iterations = 0
         self.guess = ProjectedGuess(self.matrix)
         self.test: RelativeTest | None = None
         self.correction = self.matrix.createVecRight()
@@ -262,7 +261,6 @@ class ImplicitSolver:
         vec = solution.x.petsc_vec
         if self.guess.project(rhs, vec, values, *self.ksp.getTolerances()[:2]):
             solution.x.scatter_forward()
-            self.last_iterations = 0
             return 0
         if self.test is None:
             self.ksp.solve(rhs, vec)
@@ -281,8 +279,7 @@ class ImplicitSolver:
                 f"(PETSc reason {reason}); try a smaller time.dt or another solver.pc_type"
             )
         solution.x.scatter_forward()
-        self.last_iterations = self.ksp.getIterationNumber()
-        return self.last_iterations
+        return self.ksp.getIterationNumber()
 
     def destroy(self) -> None:
         if self.ksp is not None:
@@ -553,8 +550,3 @@ def _petsc_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-def owned(function: fem.Function) -> np.ndarray:
-    """The owned (non-ghost) part of a function's local values."""
-    return function.x.array[: function.function_space.dofmap.index_map.size_local]
