@@ -129,8 +129,9 @@ class ModelState:
 
 
 class StepperState:
-    """Step counter, SBDF2 start, w^{n-1} and N(w^{n-1}) for SBDF2, and the values each
-    solver's initial guess combines (so a resumed run makes the same guesses)."""
+    """Step counter, SBDF2 start, w^{n-1}, N(w^{n-1}) + F_{n-1}/2 and the noise increment
+    of step n-1 for SBDF2, and the values each solver's initial guess combines (so a
+    resumed run makes the same guesses)."""
 
     def __init__(self, stepper):
         self.stepper = stepper
@@ -145,6 +146,7 @@ class StepperState:
         stepper = self.stepper
         functions = {}
         explicit_saved = []
+        noise_saved = []
         guess_counts = {}
         for unknown in stepper.unknowns:
             name = unknown.equation.name
@@ -172,12 +174,19 @@ class StepperState:
                     explicit.x.array[:] = unknown.previous_explicit
                     explicit_saved.append(name)
                 functions[explicit.name] = explicit
+                noise = self._scratch(f"previous_noise.{name}", unknown.function)
+                noise.x.array[:] = 0.0
+                if unknown.previous_noise is not None:
+                    noise.x.array[:] = unknown.previous_noise
+                    noise_saved.append(name)
+                functions[noise.name] = noise
         values = {
             "step_index": stepper.step_index,
             "history_start": stepper.history_start,
             "t": stepper.t,
             "scheme": stepper.scheme,
             "previous_explicit": explicit_saved,
+            "previous_noise": noise_saved,
             "guess_values": guess_counts,
         }
         return CheckpointState(functions, values)
@@ -199,6 +208,10 @@ class StepperState:
             if name in values["previous_explicit"]:
                 explicit = state.functions[f"previous_explicit.{name}"].x.array
                 unknown.previous_explicit = explicit.copy()
+            unknown.previous_noise = None
+            if name in values.get("previous_noise", ()):
+                noise = state.functions[f"previous_noise.{name}"].x.array
+                unknown.previous_noise = noise.copy()
 
 
 class PerturbationState:

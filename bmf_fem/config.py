@@ -169,7 +169,7 @@ class SitesConfig(_Section):
     noise: float = 0.0
     on: float = 0.0
     initial: Expression = _DEFAULT_SITES_INITIAL
-    stabilisation: float = 2.0
+    stabilisation: float | str = "auto"
     regions: str = "*"
 
 
@@ -267,8 +267,8 @@ class SolverConfig(_Section):
 
     ksp_type: str = "cg"
     pc_type: str = "auto"
-    rtol: float = 1e-8
-    atol: float = 1e-12
+    rtol: float = 1e-6
+    atol: float = 0.0
     max_it: int = 1000
     petsc_options: dict[str, str | int | float | bool] = dataclasses.field(default_factory=dict)
 
@@ -655,6 +655,18 @@ class _Table:
         value = _real(self.raw(key), self.where(key))
         return self._check_range(key, value, above, at_least, below, finite)
 
+    def real_or_word(self, key: str, word: str, *, at_least: float | None = None) -> float | str:
+        """A number, or the string ``word`` (such as "auto")."""
+        value = self.raw(key)
+        if value == word:
+            return word
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ConfigError(
+                f'{self.where(key)} = {_show(value)} is not valid: give a number or "{word}",'
+                f" got {_type_name(value)}"
+            )
+        return self.real(key, at_least=at_least)
+
     def _check_range(
         self,
         key: str,
@@ -891,7 +903,7 @@ def _read_sites(data: Any) -> SitesConfig:
         noise=table.real("noise", at_least=0),
         on=table.real("on"),
         initial=table.expression("initial", INITIAL_NAMES),
-        stabilisation=table.real("stabilisation", at_least=0),
+        stabilisation=table.real_or_word("stabilisation", "auto", at_least=0),
         regions=table.string("regions", required=True),
     )
 

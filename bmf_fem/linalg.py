@@ -90,6 +90,14 @@ CALIBRATION_DRIFT = 0.01
 # a thousand times below rtol and takes twice the iterations in a pulsed run.)
 MULTIGRID_PCS = ("gamg", "hypre", "mg", "ml")
 
+# Solves are accurate relative to what changes in a step: CG stops when the residual is
+# rtol times that of w^n, ``b - A w^n`` (the right-hand side of the step's increment),
+# not rtol times b (the size of the state), so a change of 1e-8 of a state of order one
+# is solved to rtol of itself. The residual of w^n cannot be computed better than the
+# rounding of ``A w^n`` and b, about 1e-16 of ||b|| per product and entry: the test asks
+# for no less than this fraction of ||b|| (of ||B b|| with multigrid).
+ROUNDING_FLOOR = 1e-14
+
 # The guess's trust in its images (:func:`_trusted_projection`): the rounding of a product
 # with A relative to its norm, the smallest image of a difference (relative to A w^n)
 # taken as a direction, and the share of the tolerance the images' rounding may take of
@@ -256,10 +264,12 @@ class ImplicitSolver:
 
     def solve(self, rhs: PETSc.Vec, solution: fem.Function, values: int = 1) -> int:
         """Solve into ``solution``, starting from the best combination of its current
-        value and the ``values - 1`` values it had at the solves before
-        (:class:`ProjectedGuess`), which may already be converged."""
+        value w^n and the ``values - 1`` values it had at the solves before
+        (:class:`ProjectedGuess`), which may already be converged. The solve is accurate
+        to ``rtol`` of the step's change (:class:`RelativeTest`)."""
         vec = solution.x.petsc_vec
-        if self.guess.project(rhs, vec, values, *self.ksp.getTolerances()[:2]):
+        guess = self.guess
+        if guess.project(rhs, vec, values, *self.ksp.getTolerances()[:2]):
             solution.x.scatter_forward()
             return 0
         if self.test is None:
@@ -267,8 +277,8 @@ class ImplicitSolver:
         else:
             # The guess's residual is known: solve A d = r from d = 0 (no product with A
             # for the initial residual) and add d.
-            self.test.prepare(rhs, vec, self.guess.rhs_norm)
-            self.ksp.solve(self.guess.residual, self.correction)
+            self.test.prepare(rhs, vec, guess)
+            self.ksp.solve(guess.residual, self.correction)
             if self.ksp.getIterationNumber() > 0:  # else the correction is zero
                 vec.axpy(1.0, self.correction)
             self.test.finish(vec)
@@ -292,47 +302,58 @@ class ImplicitSolver:
 
 
 class RelativeTest:
-    """PETSc's default convergence test for a KSP that solves for the guess's correction.
+    """Convergence relative to the step's change, for a KSP that solves for the guess's
+    correction.
 
     The KSP solves ``A d = r_0`` from ``d = 0`` for the guess's residual r_0; its residual
-    ``r_0 - A d = b - A (x_0 + d)`` is the equation's own, and the test compares it with
-    the equation's b (PETSc's test would compare it with r_0). With the unpreconditioned
-    norm that is ``||r|| <= max(rtol ||b||, atol)``; with the preconditioned norm it is
-    ``||B r|| <= max(rtol ||B b||, atol)``, without applying B to b on every solve.
+    ``r_0 - A d = b - A (x_0 + d)`` is the equation's own. PETSc's default test would
+    compare it with r_0 (or b): relative to b, a step that changes a state of order one by
+    1e-8 passes before anything is solved, and the change is lost. This test compares it
+    with the step's change:
 
-    From a nonzero initial guess PETSc's own test applies B to b once per solve for
-    ``||B b||``: a whole V-cycle when the guess is so good that the solve takes one
-    iteration. But ``B b = B A x`` for the solution x, so ``||B b|| = rho ||x||`` with a
-    ratio rho that belongs to the preconditioner and the kind of solution, not to the
-    step (GAMG 0.998, ICC at weak diffusion 0.459, constant to 1e-3 over steps). This
-    test measures ``||B b||`` exactly, takes rho from it, and in between uses
-    ``rho ||x_0||`` for the initial guess x_0 (a close approximation of the solution).
-    Measurements come on every other solve after a setup; while rho stays within
-    :data:`CALIBRATION_DRIFT` of the last measurement the interval doubles up to
-    :data:`CALIBRATION_INTERVAL` solves, and it falls back to one when rho moves.
-    A zero guess gives ``||B b||`` exactly as the first residual norm.
+    - unpreconditioned norm: ``||r|| <= max(rtol ||b - A w^n||, 1e-14 ||b||, atol)``, the
+      residual of w^n (the right-hand side of the increment) measured exactly by
+      :class:`ProjectedGuess`;
+    - preconditioned norm (multigrid): ``||B r|| <= max(rtol rho (||x_k - w^n|| -
+      ||B r|| / rho), 1e-14 ||B b||, atol)`` for the iterate x_k (the change less the
+      iterate's error). With ``B ~ A^-1``, ``||B A e|| = rho
+      ||e||`` for a ratio rho that belongs to the preconditioner (GAMG 0.998), so
+      ``rho ||x_k - w^n||`` stands for ``||B (b - A w^n)||`` without a V-cycle on it. The
+      change is measured (one vector update and norm) only at iterations whose residual
+      has passed a bound on it. rho comes from ``||B b|| = rho ||x||``, measured by
+      applying B to b on every other solve after a setup; while rho stays within
+      :data:`CALIBRATION_DRIFT` of the last measurement the interval doubles up to
+      :data:`CALIBRATION_INTERVAL` solves, and it falls back to one when rho moves.
     """
 
     def __init__(self, ksp: PETSc.KSP):
         self.ksp = ksp
+        self.comm = ksp.getComm().tompi4py()
         self.rtol, self.atol, self.dtol, self.max_it = ksp.getTolerances()
         self.preconditioned = ksp.getNormType() == PETSc.KSP.NormType.PRECONDITIONED
         self.ratio: float | None = None  # rho = ||B b|| / ||x|| at the last calibration
         self.solves = 0  # since the last calibration
         self.interval = 1  # solves between calibrations
-        self.reference = 0.0  # ||B b|| or its estimate for the current solve
+        self.reference = 0.0  # ||B b|| (measured, or rho ||x_0||) of the current solve
         self.exact = False  # the current solve measures ||B b||
+        self.tolerance = 0.0  # unpreconditioned: what ||r|| must reach
+        self.initial = 0.0  # the first residual norm
+        self.guess_step = 0.0  # ||x_0 - w^n||
+        self.guess: PETSc.Vec | None = None  # x_0 (the solution vector, unchanged in the solve)
+        self.start: PETSc.Vec | None = None  # w^n
         self.work = ksp.getOperators()[0].createVecLeft()
+        self.iterate = ksp.getOperators()[0].createVecRight()
 
-    def prepare(self, rhs: PETSc.Vec, guess: PETSc.Vec, rhs_norm: float) -> None:
-        """Set the reference norm of the coming solve of ``A x = b`` from ``guess``."""
+    def prepare(self, rhs: PETSc.Vec, guess: PETSc.Vec, projection: ProjectedGuess) -> None:
+        """Set the tolerance of the coming solve of ``A x = b`` from the guess x_0."""
         if not self.preconditioned:
-            self.reference = rhs_norm
+            self.tolerance = projection.tolerance
             return
-        guess_norm = guess.norm()
+        self.guess, self.start = guess, projection.values[0]
+        guess_norm, self.guess_step = self._norms(guess.array_r)
         self.exact = self.ratio is None or self.solves >= self.interval
         if guess_norm == 0.0:
-            self.reference = -1.0  # the first residual norm is ||B b||
+            self.reference = -1.0  # the guess is zero: the first residual norm is ||B b||
         elif self.exact:
             self.ksp.getPC().apply(rhs, self.work)
             self.reference = self.work.norm()
@@ -340,9 +361,17 @@ class RelativeTest:
             self.reference = self.ratio * guess_norm
         self.solves += 1
 
+    def _norms(self, iterate: np.ndarray) -> tuple[float, float]:
+        """``||x||`` and ``||x - w^n||`` of an iterate x (one reduction)."""
+        step = np.subtract(iterate, self.start.array_r, out=self.work.array_w)
+        self.work.stateIncrease()
+        local = np.array([np.dot(iterate, iterate), np.dot(step, step)])
+        norm, step_norm = np.sqrt(_global_sum(self.comm, local))
+        return float(norm), float(step_norm)
+
     def finish(self, solution: PETSc.Vec) -> None:
         """After an exact solve: rho from ``||B b||`` and the solution's norm."""
-        if self.exact and self.reference > 0.0:
+        if self.preconditioned and self.exact and self.reference > 0.0:
             norm = solution.norm()
             if norm > 0.0:
                 ratio = self.reference / norm
@@ -355,22 +384,50 @@ class RelativeTest:
 
     def __call__(self, ksp: PETSc.KSP, iteration: int, rnorm: float) -> int:
         Reason = PETSc.KSP.ConvergedReason
-        if iteration == 0 and self.reference < 0.0:
-            self.reference = rnorm
+        if iteration == 0:
+            self.initial = rnorm
+            if self.preconditioned and self.reference < 0.0:
+                self.reference = rnorm
         if not np.isfinite(rnorm):
             return Reason.DIVERGED_NANORINF
         if rnorm <= self.atol:
             return Reason.CONVERGED_ATOL
-        if rnorm <= self.rtol * self.reference:
+        if self.preconditioned:
+            if self._converged_preconditioned(ksp, rnorm):
+                return Reason.CONVERGED_RTOL
+        elif rnorm <= self.tolerance:
             return Reason.CONVERGED_RTOL
-        if iteration > 0 and rnorm >= self.dtol * self.reference:
+        if iteration > 0 and rnorm >= self.dtol * self.initial:
             return Reason.DIVERGED_DTOL
         if iteration >= self.max_it:
             return Reason.DIVERGED_ITS
         return Reason.ITERATING
 
+    def _converged_preconditioned(self, ksp: PETSc.KSP, rnorm: float) -> bool:
+        """``||B r|| <= max(rtol rho ||x_k - w^n||, 1e-14 ||B b||)``."""
+        if rnorm <= ROUNDING_FLOOR * self.reference:
+            return True
+        ratio = self.ratio
+        # ||x_k - w^n|| <= ||x_0 - w^n|| + ||d_k||, and ||d_k|| is near ||x - x_0||,
+        # about the first residual norm over rho: a generous bound to test first.
+        scale = ratio if ratio is not None else 1.0
+        bound = self.guess_step + 2.0 * self.initial / scale
+        if rnorm > self.rtol * scale * bound and ratio is not None:
+            return False
+        ksp.buildSolution(self.iterate)  # d_k
+        np.add(self.iterate.array_r, self.guess.array_r, out=self.iterate.array_w)
+        norm, step_norm = self._norms(self.iterate.array_r)
+        if ratio is None:  # the first solve after a setup: rho from ||B b|| and ||x_k||
+            ratio = self.reference / norm if norm > 0.0 else 1.0
+        # The change x - w^n is at least ||x_k - w^n|| - ||x - x_k||, ||x - x_k|| being
+        # about ||B r_k|| / rho: an iterate far from x (a guess that extrapolated a
+        # switched-off pulse) does not pass for the change.
+        change = step_norm - rnorm / ratio
+        return rnorm <= self.rtol * ratio * change
+
     def destroy(self) -> None:
         self.work.destroy()
+        self.iterate.destroy()
 
 
 class ProjectedGuess:
@@ -384,25 +441,35 @@ class ProjectedGuess:
     larger than theirs, and with noise or a switching input the values are simply
     weighted differently.
 
-    The Gram matrix is that of the images of the backward differences, ``A d_0 = A w^n,
-    A d_{j+1} = A d_j - (A d_j)^{old}``, kept as a table updated by one vector update
-    per entry and call. In the basis of the values themselves it cannot be computed in
-    floating point beyond three: values that agree to 1e-3 and better give condition
-    numbers of 1e12-1e15, and a guess worse than the one from three values. A call costs
-    one SpMV (the image of w^n: every image is a product with A, so no rounding is
-    carried from step to step), one vector update per difference, the reductions of the
-    Gram matrix, and two combinations (the guess from the values, its residual from the
-    images). The values are kept for the guess and for checkpoints: :meth:`restore`
-    rebuilds the same table from them, digit for digit.
+    The guess is ``w^n + sum_j c_j d_j`` over the backward differences ``d_0 = w^n``,
+    ``d_{j+1} = d_j - d_j^{old}``, whose images ``A d_0 = A w^n``,
+    ``A d_{j+1} = A d_j - (A d_j)^{old}`` are kept as a table updated by one vector update
+    per entry and call; c minimises ``||r_n - sum_j c_j A d_j||`` for the residual of w^n,
+    ``r_n = b - A w^n``, the right-hand side of the step's increment. In the basis of the
+    values themselves the Gram matrix cannot be computed in floating point beyond three:
+    values that agree to 1e-3 and better give condition numbers of 1e12-1e15, and a guess
+    worse than the one from three values. A call costs one SpMV (the image of w^n: every
+    image is a product with A, so no rounding is carried from step to step), one vector
+    update per difference, the Gram matrix of the rows ``r_n, A d_0, A d_1, ...`` (one
+    array, one matrix-vector product per row, one reduction; PETSc's VecMDot gives digits
+    that depend on where the vectors lie in memory, so reruns would differ) and two
+    combinations (the guess from the values, its residual from the images). The values
+    are kept for the guess and for checkpoints: :meth:`restore` rebuilds the same table
+    from them, digit for digit.
     """
 
     def __init__(self, matrix: PETSc.Mat):
         self.matrix = matrix
+        self.comm = matrix.getComm().tompi4py()
         self.values: list[PETSc.Vec] = []  # w^n, w^{n-1}, ... of the last calls
-        self.images: list[PETSc.Vec] = []  # A d_j, the images of their differences
-        self.spare: list[PETSc.Vec] = []  # vectors to reuse
-        self.residual = matrix.createVecLeft()
+        self.spare: list[PETSc.Vec] = []  # value vectors to reuse
+        self.count = 0  # images in the table
+        self.tables: list[np.ndarray] = []  # two arrays of rows r_n, A d_0, A d_1, ...
+        self.rows: list[list[PETSc.Vec]] = []  # the rows of each table as vectors
+        self.active = 0  # the table holding the current images
         self.rhs_norm = 0.0  # ||b|| of the last call
+        self.step_rhs_norm = 0.0  # ||b - A w^n|| of the last call
+        self.tolerance = 0.0  # the residual norm the last call's solve must reach
 
     def forget_images(self) -> None:
         """The operator changed: the images become products with the new one."""
@@ -412,64 +479,111 @@ class ProjectedGuess:
     def restore(self, values: Sequence[np.ndarray], count: int) -> None:
         """Start again from ``values`` (local arrays, newest first), as if the calls
         that saw them had just been made."""
-        self.spare += self.images + self.values
-        self.values, self.images = [], []
+        self.spare += self.values
+        self.values, self.count = [], 0
         for array in reversed(values):
             value = self._take()
             value.array_w[:] = array[: value.getLocalSize()]
+            value.stateIncrease()
             self._add(value, count)
 
     def project(
         self, rhs: PETSc.Vec, current: PETSc.Vec, values: int, rtol: float, atol: float
     ) -> bool:
         """Overwrite ``current`` (w^n) with the guess from it and the ``values - 1``
-        values of the calls before, and ``residual`` with the guess's residual; True
-        when that already meets ``||b - A x|| <= max(rtol ||b||, atol)``."""
+        values of the calls before, and ``residual`` with the guess's residual; True when
+        that already meets ``||b - A x|| <= max(rtol ||b - A w^n||, 1e-14 ||b||, atol)``."""
         value = self._take()
         current.copy(value)
         self._add(value, values)
-        images = self.images
-        count = len(images)
-        gram = np.empty((count, count))
-        for i in range(count):
-            gram[i, i:] = gram[i:, i] = images[i].mDot(images[i:])
-        *moments, norm2 = rhs.mDot([*images, rhs])
-        self.rhs_norm = float(np.sqrt(norm2))
-        tolerance = max(rtol * self.rhs_norm, atol)
+        table = self.tables[self.active]
+        rows = self.rows[self.active]
+        count = self.count
+        np.subtract(rhs.array_r, table[1], out=table[0])  # r_n = b - A w^n
+        rows[0].stateIncrease()  # PETSc caches norms: tell it the array changed
+        local = np.zeros((count + 2, count + 1))  # the Gram matrix of the rows, then ||b||^2
+        for i in range(count + 1):
+            local[i, i:] = table[i : count + 1] @ table[i]
+        local[-1, 0] = np.dot(rhs.array_r, rhs.array_r)
+        products = _global_sum(self.comm, local)
+        self.rhs_norm = float(np.sqrt(products[-1, 0]))
+        products = np.triu(products[:-1]) + np.triu(products[:-1], 1).T
+        gram, moments = products[1:, 1:], products[0, 1:]
+        self.step_rhs_norm = float(np.sqrt(max(products[0, 0], 0.0)))
+        self.tolerance = max(rtol * self.step_rhs_norm, ROUNDING_FLOOR * self.rhs_norm, atol)
         image_norm = float(np.sqrt(max(gram[0, 0], 0.0)))  # ||A w^n||
         coefficients = _trusted_projection(
-            gram, np.asarray(moments), image_norm, GUESS_ROUNDING_SHARE * tolerance
+            gram, moments, image_norm, GUESS_ROUNDING_SHARE * self.tolerance
         )
+        if coefficients is None:  # A w^n and every difference are zero: the guess is w^n
+            coefficients = np.zeros(1)
+        used = len(coefficients)
+        weights = _value_weights(coefficients)
+        weights[0] += 1.0
         current.zeroEntries()
-        rhs.copy(self.residual)
-        if coefficients is not None:  # else every value is zero, and so is the guess
-            used = len(coefficients)
-            current.maxpy(_value_weights(coefficients), self.values[:used])
-            self.residual.maxpy(-coefficients, images[:used])
-        return self.residual.norm() <= tolerance
+        current.maxpy(weights, self.values[:used])
+        rows[0].maxpy(-coefficients, rows[1 : used + 1])  # r_n becomes the guess's residual
+        return rows[0].norm() <= self.tolerance
+
+    @property
+    def residual(self) -> PETSc.Vec:
+        """``b - A x`` of the last guess x."""
+        return self.rows[self.active][0]
 
     def _add(self, value: PETSc.Vec, count: int) -> None:
         """Take ``value`` as the newest of at most ``count`` values; the images of the
         differences become ``new_0 = A value``, ``new_{j+1} = new_j - old_j``."""
-        image = self._take()
-        self.matrix.mult(value, image)
+        self._tables(count)
+        old = self.tables[self.active]
+        self.active = 1 - self.active
+        new = self.tables[self.active]
+        self.matrix.mult(value, self.rows[self.active][1])
+        kept = min(self.count, count - 1)
+        for j in range(kept):
+            np.subtract(new[j + 1], old[j + 1], out=new[j + 2])
+            self.rows[self.active][j + 2].stateIncrease()
+        self.count = kept + 1
         self.spare += self.values[count - 1 :]
         self.values = [value, *self.values[: count - 1]]
-        table = [image]
-        for j in range(min(len(self.images), count - 1)):
-            difference = self._take()
-            difference.waxpy(-1.0, self.images[j], table[j])
-            table.append(difference)
-            self.spare.append(self.images[j])
-        self.spare += self.images[max(count - 1, 0) :]
-        self.images = table
+
+    def _tables(self, count: int) -> None:
+        """Two tables of ``count + 1`` rows (made at the first call, or for more values)."""
+        if self.tables and self.tables[0].shape[0] >= count + 1:
+            return
+        local, size = self.matrix.getLocalSize()[0], self.matrix.getSize()[0]
+        previous = self.tables
+        self.tables, self.rows = [], []
+        for index in range(2):
+            table = np.zeros((count + 1, local))
+            if previous:
+                rows = previous[index].shape[0]
+                table[:rows] = previous[index]
+            self.tables.append(table)
+            self.rows.append(
+                [
+                    PETSc.Vec().createWithArray(row, size=(local, size), comm=self.matrix.getComm())
+                    for row in table
+                ]
+            )
 
     def _take(self) -> PETSc.Vec:
         return self.spare.pop() if self.spare else self.matrix.createVecLeft()
 
     def destroy(self) -> None:
-        for vec in (*self.values, *self.images, *self.spare, self.residual):
+        for vec in (*self.values, *self.spare):
             vec.destroy()
+        for rows in self.rows:
+            for vec in rows:
+                vec.destroy()
+
+
+def _global_sum(comm: MPI.Comm, local: np.ndarray) -> np.ndarray:
+    """The sum over ranks of a small array of local partial sums (one reduction)."""
+    if comm.size == 1:
+        return local
+    total = np.empty_like(local)
+    comm.Allreduce(local, total, op=MPI.SUM)
+    return total
 
 
 def _value_weights(coefficients: np.ndarray) -> np.ndarray:

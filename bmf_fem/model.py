@@ -15,6 +15,8 @@ from petsc4py import PETSc
 from bmf_fem.expressions import Expression, as_interpolant
 from bmf_fem.forms import bmf as forms
 from bmf_fem.meshes import MeshData
+from bmf_fem.noise import FIELD_NOISE_STREAM, SITE_NOISE_STREAM
+from bmf_fem.sites import site_stabilisation
 
 
 def host_cpu_key() -> str:
@@ -91,6 +93,7 @@ class BmfModel:
             config.field.decay,
             forms.field_terms(config.field.feedback, _nodal(config.field.reaction)),
             config.field.noise,
+            FIELD_NOISE_STREAM,
         )
         source = _nodal(config.memory.source)
         self.memory = [
@@ -99,13 +102,21 @@ class BmfModel:
         ]
         sites = config.sites
         self.sites = None
+        # Cells-mode sites take first-order steps of their own (bmf_fem.sites).
+        scheme = "sbdf1" if self.cells_mode else config.time.scheme
+        self.site_stabilisation = site_stabilisation(
+            sites.stabilisation, sites.rate, config.time.dt, scheme
+        )
         if not self.cells_mode:
+            damping = sites.rate * self.site_stabilisation
             self.sites = self._equation(
                 "s",
                 sites.D,
-                sites.rate * sites.stabilisation,
-                forms.site_terms(sites.rate, sites.coupling, sites.stabilisation),
+                damping,
+                forms.site_terms(sites.rate, sites.coupling, self.site_stabilisation),
                 sites.noise,
+                SITE_NOISE_STREAM,
+                damping,
             )
         self.coordinates = self.V.tabulate_dof_coordinates()
         self.set_initial_conditions()
@@ -124,12 +135,14 @@ class BmfModel:
     def _function(self, name: str) -> fem.Function:
         return fem.Function(self.V, name=name)
 
-    def _equation(self, name, diffusivity, rate, explicit, noise=0.0) -> forms.Equation:
+    def _equation(
+        self, name, diffusivity, rate, explicit, noise=0.0, stream=None, stabilisation_rate=0.0
+    ) -> forms.Equation:
         mesh = self.V.mesh
         D = fem.Constant(mesh, PETSc.ScalarType(diffusivity))
         c = fem.Constant(mesh, PETSc.ScalarType(rate))
         operator = forms.implicit_operator(self.V, self.beta, self.dt, c, D, self.diffusivity_scale)
-        return forms.Equation(name, operator, D, c, explicit, noise)
+        return forms.Equation(name, operator, D, c, explicit, noise, stream, stabilisation_rate)
 
     def initial_values(self) -> dict[str, np.ndarray]:
         """Nodal initial values of u, every memory mode and s."""

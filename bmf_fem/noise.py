@@ -13,6 +13,11 @@ import basix
 import numpy as np
 from dolfinx import fem
 
+# Noise streams: the local field u draws stream 0, the sites stream 1 (memory modes carry
+# no noise), so the two never share numbers.
+FIELD_NOISE_STREAM = 0
+SITE_NOISE_STREAM = 1
+
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)

@@ -47,7 +47,7 @@ from bmf_fem.parallel import print0
 from bmf_fem.perturbations import PerturbationSchedule, build_perturbations
 from bmf_fem.progress import Progress
 from bmf_fem.regions import RegionSelector
-from bmf_fem.sites import CellSites, ContinuumSites
+from bmf_fem.sites import CellSites, ContinuumSites, stable_extent
 from bmf_fem.stepper import Stepper
 
 
@@ -133,11 +133,16 @@ class Simulation:
                 "for runaway growth"
             )
         sites = self.config.sites
+        stabilisation = self.model.site_stabilisation
+        scheme = "sbdf1" if self.model.cells_mode else self.config.time.scheme
+        extent = stable_extent(sites.rate, self.config.time.dt, stabilisation, scheme)
+        factor = "2" if scheme == "sbdf1" else "4/3"
         return (
             "the site cubic diverged: its stabilised step is stable while "
-            "alpha dt (3 s^2 - 1) <= 2 (1 + alpha S dt), and a strong tilt g phi drives "
-            f"|s| beyond that; raise sites.stabilisation (S = {sites.stabilisation:g}, "
-            "1.5 s^2 - 0.5 covers any dt) or reduce time.dt"
+            f"alpha dt (3 s^2 - 1) <= {factor} (1 + alpha S dt), here for |s| <= {extent:.3g}, "
+            "and a strong tilt g phi drives |s| beyond that; raise sites.stabilisation "
+            f"(S = {stabilisation:.3g} now; S >= {'1.5' if scheme == 'sbdf1' else '2.25'} s^2"
+            f" - {'0.5' if scheme == 'sbdf1' else '0.75'} covers any dt) or reduce time.dt"
         )
 
     def metrics(self) -> dict[str, float]:

@@ -8,9 +8,18 @@ grains), driven by the region average of phi:
 
     ds_i = [alpha (s_i - s_i^3 + g <phi>_i) + D_s sum_{j ~ i} (s_j - s_i)] dt + sigma_s dW_i
 
-advanced with the same linearly stabilised semi-implicit step as the continuum field and
-an Euler-Maruyama noise increment added after it (so ``D_noise = sigma_s^2 / 2``). Site
-values are tiny global arrays, identical on every rank.
+advanced with the same linearly stabilised semi-implicit step as the continuum field under
+SBDF1, the noise entering it as a forcing (``D_noise = sigma_s^2 / 2``). Site values are
+tiny global arrays, identical on every rank.
+
+The stabilisation ``S`` (``sites.stabilisation``, "auto" by default) adds
+``alpha S (s^{n+1} - s^n)`` to the step. Near a value s a step is stable while
+
+    alpha dt (3 s^2 - 1) <= B (1 + alpha S dt),    B = 2 (SBDF1), 4/3 (SBDF2),
+
+and it slows the sites' first-order steps by ``1 / (1 + alpha S dt)``: "auto" takes the
+smallest S that keeps ``|s| <= 1.29`` (both wells up to a tilt of 0.85) stable at the
+run's dt, which is none at all while ``alpha dt`` is small (docs/model.md).
 
 A site is *expressed* from the first time its value exceeds ``sites.on``; its
 ``expression_time`` is that time (-1 while unexpressed).
@@ -27,21 +36,51 @@ from dolfinx.fem import petsc as fem_petsc
 from mpi4py import MPI
 
 from bmf_fem.errors import ConfigError
-from bmf_fem.noise import NoiseSource
+from bmf_fem.noise import SITE_NOISE_STREAM, NoiseSource
 from bmf_fem.parallel import global_sum
 
-SITE_NOISE_STREAM = 1
 H_C = 2.0 / (3.0 * np.sqrt(3.0))  # the fold of the tilted double well
+
+# |s| up to which "auto" keeps the stabilised step stable at every dt: the upper well at a
+# tilt of 0.85 (S = 2 for SBDF1 at large alpha dt).
+STABLE_RANGE = 1.29
+
+# The factor B of the stability bound alpha dt (3 s^2 - 1) <= B (1 + alpha S dt) of each
+# scheme (the extrapolation of SBDF2 has the smaller stability interval).
+STABILITY_FACTOR = {"sbdf1": 2.0, "sbdf2": 4.0 / 3.0}
+
+
+def site_stabilisation(setting: float | str, rate: float, dt: float, scheme: str) -> float:
+    """The stabilisation S of the site cubic: ``setting``, or for "auto" the smallest
+    S >= 0 with which the step is stable for ``|s| <= STABLE_RANGE`` at this dt."""
+    if setting != "auto":
+        return float(setting)
+    if rate * dt == 0.0:
+        return 0.0
+    needed = (3.0 * STABLE_RANGE**2 - 1.0) / STABILITY_FACTOR[scheme] - 1.0 / (rate * dt)
+    return max(0.0, needed)
+
+
+def stable_extent(rate: float, dt: float, stabilisation: float, scheme: str) -> float:
+    """The largest |s| at which the stabilised step is stable (inf when every s is)."""
+    if rate * dt == 0.0:
+        return np.inf
+    bound = STABILITY_FACTOR[scheme] * (1.0 + rate * stabilisation * dt) / (rate * dt)
+    return float(np.sqrt((bound + 1.0) / 3.0))
 
 
 def stabilised_site_step(s, tilt, dt, rate, stabilisation, coupling_force=0.0, noise=0.0):
     """One step of ``ds = alpha (s - s^3 + tilt) dt + coupling dt + dW`` (``noise`` = dW).
 
-    The cubic is stabilised by ``alpha S (s^{n+1} - s^n)`` taken implicitly.
+    The cubic is stabilised by ``alpha S (s^{n+1} - s^n)`` taken implicitly; the noise
+    enters the implicit step with the gain ``sqrt(1 + alpha S dt)``, so the damping keeps
+    the noise's intensity relative to the drift (the step keeps the model's stationary
+    statistics; its clock runs ``1 / (1 + alpha S dt)`` slow, as for the drift alone).
     """
     damping = rate * stabilisation
     drift = rate * (s - s**3 + tilt) + coupling_force
-    return s + dt * drift / (1.0 + dt * damping) + noise
+    gain = np.sqrt(1.0 + dt * damping)
+    return s + (dt * drift + gain * noise) / (1.0 + dt * damping)
 
 
 class ContinuumSites:
@@ -114,7 +153,9 @@ class CellSites:
         self.on = config.on
         self.rate = config.rate
         self.coupling = config.coupling
-        self.stabilisation = config.stabilisation
+        self.stabilisation = site_stabilisation(
+            config.stabilisation, config.rate, model.config.time.dt, "sbdf1"
+        )
         self.diffusivity = config.D
         self.sigma = config.noise
         mesh = mesh_data.mesh

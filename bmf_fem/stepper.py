@@ -4,6 +4,13 @@ All explicit terms of a step are evaluated from the state at t^n, then every unk
 advanced on its own: a pointwise update when its equation has no diffusion, otherwise a
 right-hand side ``b = M q`` (one SpMV, no form assembly) and a solve with
 the equation's reusable KSP. SBDF2 starts with one SBDF1 step (and again after a reset).
+
+What a step receives from outside, the inputs' deposit and the noise's Wiener increment
+over ``[t^n, t^{n+1})``, enters the implicit step as a forcing with the weights that make
+each scheme integrate it exactly when nothing else acts: SBDF1 adds the step's amount
+``I_n``, SBDF2 ``(3 I_n - I_{n-1}) / 2``. So a pulse that switches on or off inside a
+step keeps SBDF2 second order, and noise has the intensity it is given with either
+scheme (docs/model.md).
 """
 
 from __future__ import annotations
@@ -24,18 +31,14 @@ from bmf_fem.linalg import (
 )
 from bmf_fem.model import JIT_OPTIONS
 
-# Noise streams: u uses 0, sites 1 (memory modes carry no noise).
-FIELD_NOISE_STREAM = 0
-SITE_NOISE_STREAM = 1
-
 
 class ImexUnknown:
     """One unknown with its equation, SBDF history and (when it diffuses) its solver.
 
     A solved unknown starts its Krylov iteration from the best combination of w^n and the
-    values before it (:class:`ProjectedGuess`). PETSc's test stops at
-    ``||r|| < rtol ||b||`` whatever the initial residual, so a better guess saves
-    iterations and leaves the accuracy as it was.
+    values before it (:class:`ProjectedGuess`) and stops at ``rtol`` of the step's change
+    (:class:`RelativeTest`), so a better guess saves iterations and leaves the accuracy
+    as it was.
     """
 
     def __init__(self, equation: forms.Equation, function: fem.Function, stepper: Stepper):
@@ -43,7 +46,9 @@ class ImexUnknown:
         self.function = function
         self.stepper = stepper
         self.previous = function.x.array.copy()  # w^{n-1}
-        self.previous_explicit: np.ndarray | None = None  # N^{n-1}
+        # SBDF2: N(w^{n-1}) + F_{n-1} / 2, the explicit history with the forcing's share
+        self.previous_explicit: np.ndarray | None = None
+        self.previous_noise: np.ndarray | None = None  # SBDF2: the noise increment of n-1
         self.rhs_nodal = fem.Function(function.function_space)
         self.solver: ImplicitSolver | None = None
         if equation.diffuses:
@@ -76,53 +81,80 @@ class ImexUnknown:
         noise: np.ndarray | None,
         load: PETSc.Vec | None,
     ) -> None:
-        """Advance from t^n to t^{n+1} given the explicit terms N(w^n)."""
+        """Advance from t^n to t^{n+1} given the explicit terms N(w^n), the mean input
+        rate F_n over the step (``forcing``) and the noise increment (``noise``)."""
         stepper = self.stepper
         dt = stepper.dt
         current = self.function.x.array
         q = self.rhs_nodal.x.array
+        sbdf2 = stepper.scheme == "sbdf2"
         if order == 2:
-            # q = (2 w^n - w^{n-1} / 2) / dt + 2 N^n - N^{n-1}
+            # q = (2 w^n - w^{n-1} / 2) / dt + 2 N^n + 3/2 F_n - (N^{n-1} + F_{n-1} / 2)
             np.multiply(self.previous, -0.25, out=q)
             q += current
             q *= 2.0 / dt
             q += explicit
             q += explicit
             q -= self.previous_explicit
+            if forcing is not None:
+                q += 1.5 * forcing
             beta = 1.5
         else:
             np.multiply(current, 1.0 / dt, out=q)
             if not isinstance(explicit, float) or explicit != 0.0:
                 q += explicit
+            if forcing is not None:
+                q += forcing
             beta = 1.0
-        if forcing is not None:
-            q += forcing
-        if stepper.scheme == "sbdf2":
+        if sbdf2:
             if self.previous_explicit is None:
                 self.previous_explicit = np.empty_like(current)
             self.previous_explicit[:] = explicit
+            if forcing is not None:
+                self.previous_explicit += 0.5 * forcing
+        noise = self._noise_increment(noise, order)
 
         if self.solver is None:
-            if stepper.scheme == "sbdf2":
+            if sbdf2:
                 self.previous[:] = current
             if load is not None:
                 q += stepper.array_of(load) / stepper.lumped
+            if noise is not None:
+                q += noise / dt
             np.multiply(q, 1.0 / (beta / dt + float(self.equation.rate.value)), out=current)
             self.iterations = 0
         else:
             stepper.mass.mult(self.rhs_nodal.x.petsc_vec, self.rhs)
             if load is not None:
                 self.rhs.axpy(1.0, load)
-            if stepper.scheme == "sbdf2":
+            if noise is not None:  # white noise loads every dof through its lumped mass
+                owned = stepper.n_owned
+                self.rhs.array_w[:] += stepper.lumped[:owned] * noise[:owned] / dt
+                self.rhs.stateIncrease()  # PETSc caches norms: tell it the array changed
+            if sbdf2:
                 self.start[:] = current
             self.iterations = self.solver.solve(self.rhs, self.function, stepper.guess_values)
-            if stepper.scheme == "sbdf2":
+            if sbdf2:
                 # w^n becomes w^{n-1}; the old w^{n-1} array is the next start buffer.
                 self.previous, self.start = self.start, self.previous
-        if noise is not None:
-            # Euler-Maruyama increment after the deterministic step, so neither the
-            # implicit rates nor the stabilisation damp the noise.
-            current += noise
+
+    def _noise_increment(self, noise: np.ndarray | None, order: int) -> np.ndarray | None:
+        """The noise as the step's forcing: ``gain dW_n`` (SBDF1) or
+        ``(3 dW_n - dW_{n-1}) / 2`` (SBDF2); keeps dW_n for the next SBDF2 step.
+
+        SBDF1's gain ``sqrt(1 + dt S_rate)`` undoes the damping of the noise by the
+        numerical part ``S_rate`` of the implicit rate (the site stabilisation), which
+        would otherwise cool the sites: the step then has the model's noise intensity.
+        """
+        previous = self.previous_noise
+        if self.stepper.scheme == "sbdf2":
+            self.previous_noise = None if noise is None else noise.copy()
+        if order == 1:
+            gain = np.sqrt(1.0 + self.stepper.dt * self.equation.stabilisation_rate)
+            return noise if noise is None or gain == 1.0 else gain * noise
+        if previous is None:
+            return None if noise is None else 1.5 * noise
+        return -0.5 * previous if noise is None else 1.5 * noise - 0.5 * previous
 
 
 class Stepper:
@@ -218,18 +250,16 @@ class Stepper:
         t0, t1 = self.t, self.t + self.dt
         state = model.state(t0)
         explicit = self._explicit_terms(state)
-        field_noise = self._noise(FIELD_NOISE_STREAM, model.field.noise, extra_noise)
-        site_noise = None
-        if model.sites is not None:
-            site_noise = self._noise(SITE_NOISE_STREAM, model.sites.noise, None)
         loads = self._loads(t1)
         for unknown, terms in zip(self.unknowns, explicit, strict=True):
-            name = unknown.equation.name
+            equation = unknown.equation
+            field = equation is model.field  # inputs and perturbation noise act on u
+            name = equation.name
             unknown.advance(
                 terms,
                 order,
-                forcing if name == "u" else None,
-                field_noise if name == "u" else site_noise if name == "s" else None,
+                forcing if field else None,
+                self._noise(equation, extra_noise if field else None),
                 loads.get(name if not name.startswith("m_") else "m"),
             )
         model.update_derived()
@@ -251,12 +281,13 @@ class Stepper:
             terms.append(values[id(function)])
         return terms
 
-    def _noise(self, stream: int, sigma: float, extra: np.ndarray | None):
-        """The nodal noise increment ``sigma xi sqrt(dt / m_i)``, or None without noise."""
-        if sigma == 0.0 and extra is None:
+    def _noise(self, equation: forms.Equation, extra: np.ndarray | None):
+        """The nodal noise increment ``sigma xi sqrt(dt / m_i)`` of ``equation`` over the
+        step (``extra`` adds to sigma per dof), or None without noise."""
+        if equation.noise_stream is None or (equation.noise == 0.0 and extra is None):
             return None
-        amplitude = sigma if extra is None else sigma + extra
-        xi = self.noise_source.normal(self.step_index, stream)
+        amplitude = equation.noise if extra is None else equation.noise + extra
+        xi = self.noise_source.normal(self.step_index, equation.noise_stream)
         return amplitude * xi * self.noise_scale
 
     def _loads(self, t: float) -> dict[str, PETSc.Vec]:

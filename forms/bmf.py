@@ -36,7 +36,13 @@ NodalTerms = Callable[[Mapping[str, np.ndarray | float]], np.ndarray | float]
 
 @dataclass
 class Equation:
-    """One scalar equation: its implicit operator and its explicit nodal terms."""
+    """One scalar equation: its implicit operator and its explicit nodal terms.
+
+    ``noise`` is the amplitude sigma of its space-time white noise, drawn from stream
+    ``noise_stream`` (None: an equation without noise). ``stabilisation_rate`` is the
+    part of ``rate`` that is a numerical device rather than the model's (the site
+    stabilisation alpha S): the stepper keeps the noise's intensity against it.
+    """
 
     name: str
     operator: ufl.Form
@@ -44,6 +50,8 @@ class Equation:
     rate: fem.Constant
     explicit: NodalTerms
     noise: float = 0.0
+    noise_stream: int | None = None
+    stabilisation_rate: float = 0.0
 
     @property
     def diffuses(self) -> bool:

@@ -324,7 +324,7 @@ D = 0.1
 [[input]]
 centre = [-0.3, 0.0]
 radius = 0.3
-amplitude = 2.0
+amplitude = 0.5
 start = 0.1
 period = 0.2
 count = 8

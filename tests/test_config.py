@@ -71,7 +71,7 @@ def test_empty_file_is_a_valid_run_with_the_documented_defaults(tmp_path):
         0.0,
         0.0,
     )
-    assert (sites.initial.text, sites.stabilisation) == ("-1", 2.0)
+    assert (sites.initial.text, sites.stabilisation) == ("-1", "auto")
 
     assert config.inputs == ()
     assert config.perturbations == ()
@@ -79,8 +79,8 @@ def test_empty_file_is_a_valid_run_with_the_documented_defaults(tmp_path):
     assert (solver.ksp_type, solver.pc_type, solver.rtol, solver.atol, solver.max_it) == (
         "cg",
         "auto",
-        1e-8,
-        1e-12,
+        1e-6,
+        0.0,
         1000,
     )
     assert solver.petsc_options == {}
