@@ -203,7 +203,10 @@ def _nodal(expression: Expression | None):
         return None
 
     def evaluate(state: Mapping[str, np.ndarray | float]) -> np.ndarray | float:
-        return expression.to_numpy(state)
+        # Values that are not finite are reported by the divergence watch, which names
+        # the expression; NumPy's own warnings would only repeat it without the key.
+        with np.errstate(all="ignore"):
+            return expression.to_numpy(state)
 
     return evaluate
 

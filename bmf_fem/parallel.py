@@ -29,6 +29,15 @@ def global_max(comm: MPI.Comm, local: np.ndarray) -> float:
     return comm.allreduce(value, op=MPI.MAX)
 
 
+def elementwise_max(comm: MPI.Comm, local: np.ndarray) -> np.ndarray:
+    """The elementwise maximum over all ranks of a small array (one reduction)."""
+    if comm.size == 1:
+        return local
+    result = np.empty_like(local)
+    comm.Allreduce(local, result, op=MPI.MAX)
+    return result
+
+
 def global_min(comm: MPI.Comm, local: np.ndarray) -> float:
     value = float(local.min()) if local.size else np.inf
     return comm.allreduce(value, op=MPI.MIN)

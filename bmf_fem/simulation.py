@@ -29,6 +29,7 @@ from bmf_fem.checkpoint import (
     write_checkpoint,
 )
 from bmf_fem.detect import Detection
+from bmf_fem.divergence import DivergenceError, RunawayWatch
 from bmf_fem.inputs import build_inputs, input_rate
 from bmf_fem.linalg import SolverError
 from bmf_fem.meshes import build_mesh
@@ -47,7 +48,7 @@ from bmf_fem.parallel import print0
 from bmf_fem.perturbations import PerturbationSchedule, build_perturbations
 from bmf_fem.progress import Progress
 from bmf_fem.regions import RegionSelector
-from bmf_fem.sites import CellSites, ContinuumSites, stable_extent
+from bmf_fem.sites import CellSites, ContinuumSites
 from bmf_fem.stepper import Stepper
 
 
@@ -85,6 +86,8 @@ class Simulation:
             self.sites = CellSites(model, self.mesh_data, config.output.seed)
         else:
             self.sites = ContinuumSites(model, self.stepper.lumped, self.stepper.n_owned)
+        self.watch = RunawayWatch(config, model, self.sites, model.site_stabilisation)
+        self.stepper.watch = self.watch
         perturbations = build_perturbations(config.perturbations, selector, self.comm)
         self.schedule = PerturbationSchedule(perturbations, model, self.stepper, self.sites)
         self.detection = None
@@ -111,39 +114,13 @@ class Simulation:
         try:
             self.sites.advance(self.stepper.step_index, dt)
             self.stepper.step(self.forcing if active else None, extra_noise)
+        except DivergenceError as error:
+            raise SimulationError(f"{error} (before {where})") from None
         except SolverError as error:
-            raise SimulationError(f"{error} at {where}") from None
-        broken = [f.name for f in self.model.unknowns if not np.isfinite(f.x.array.sum())]
-        if self.sites.mode == "cells" and not np.isfinite(self.sites.s.sum()):
-            broken.append("s")
-        broken = self.comm.allreduce(broken, op=MPI.SUM)
-        if broken:
-            raise SimulationError(
-                f"field {broken[0]} is not finite at {where}; {self._remedy(broken[0])}"
-            )
+            raise SimulationError(f"{self.watch.explain(t, str(error))} at {where}") from None
         self.sites.record(self.stepper.t)
         if self.detection is not None:
             self.detection.update(self.stepper.step_index, self.stepper.t)
-
-    def _remedy(self, field: str) -> str:
-        """What to change when ``field`` diverged."""
-        if field != "s":
-            return (
-                "the run diverged: reduce time.dt, or check reaction, feedback and source "
-                "for runaway growth"
-            )
-        sites = self.config.sites
-        stabilisation = self.model.site_stabilisation
-        scheme = "sbdf1" if self.model.cells_mode else self.config.time.scheme
-        extent = stable_extent(sites.rate, self.config.time.dt, stabilisation, scheme)
-        factor = "2" if scheme == "sbdf1" else "4/3"
-        return (
-            "the site cubic diverged: its stabilised step is stable while "
-            f"alpha dt (3 s^2 - 1) <= {factor} (1 + alpha S dt), here for |s| <= {extent:.3g}, "
-            "and a strong tilt g phi drives |s| beyond that; raise sites.stabilisation "
-            f"(S = {stabilisation:.3g} now; S >= {'1.5' if scheme == 'sbdf1' else '2.25'} s^2"
-            f" - {'0.5' if scheme == 'sbdf1' else '0.75'} covers any dt) or reduce time.dt"
-        )
 
     def metrics(self) -> dict[str, float]:
         row = {"step": self.stepper.step_index, "t": self.stepper.t}
@@ -226,6 +203,10 @@ class Simulation:
                 bar.update(step, self.history[-1] if self.history else None)
                 if step < self.n_steps:
                     self._checkpoint_if_due(out, step, checkpoint_every, stop)
+        try:
+            self.watch.before_solves(self.stepper.t)  # the final state
+        except DivergenceError as error:
+            raise SimulationError(f"{error} (the final state)") from None
         run_seconds = time.perf_counter() - started
         summary = self.summary(run_seconds)
         if self.sites.mode == "cells":

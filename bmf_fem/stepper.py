@@ -203,6 +203,7 @@ class Stepper:
         for name, expression in (sources or {}).items():
             form = fem.form(expression * test * ufl.dx, jit_options=JIT_OPTIONS)
             self.load_vectors[name] = (form, fem_petsc.create_vector(form))
+        self.watch = None  # checks the state and terms before the solves (divergence)
         self.step_index = 0
         self.history_start = 0
         self.t = 0.0
@@ -250,6 +251,8 @@ class Stepper:
         t0, t1 = self.t, self.t + self.dt
         state = model.state(t0)
         explicit = self._explicit_terms(state)
+        if self.watch is not None:
+            self.watch.before_solves(t0, explicit, forcing)
         loads = self._loads(t1)
         for unknown, terms in zip(self.unknowns, explicit, strict=True):
             equation = unknown.equation
