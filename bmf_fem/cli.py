@@ -106,6 +106,24 @@ def build_parser() -> argparse.ArgumentParser:
     add_overrides(check)
     check.set_defaults(handler=command_check)
 
+    convergence = commands.add_parser(
+        "convergence",
+        help="is the mesh fine enough? the run again at h/2 and at dt/2, results compared",
+    )
+    convergence.add_argument("config", nargs="?", help="TOML configuration file")
+    convergence.add_argument(
+        "--out", help="directory of the three runs (default: output.dir + '-convergence')"
+    )
+    add_overrides(convergence)
+    convergence.add_argument(
+        "--threshold",
+        type=float,
+        default=3.0,
+        metavar="PERCENT",
+        help="flag results that change by more than this (default: 3)",
+    )
+    convergence.set_defaults(handler=command_convergence)
+
     mesh = commands.add_parser("mesh", help="build a mesh and write it (.msh or .xdmf)")
     mesh.add_argument("kind", help="crystal, web, tissue, box or file")
     mesh.add_argument(
@@ -295,6 +313,7 @@ def command_report(args, comm) -> int:
 
 def command_check(args, comm) -> int:
     from bmf_fem.parallel import print0
+    from bmf_fem.resolution import configured_cell_size, resolution_warnings
 
     config = load(args)
     print0(
@@ -302,6 +321,35 @@ def command_check(args, comm) -> int:
         f"{args.config}: valid ({len(config.inputs)} input(s), "
         f"{len(config.perturbations)} perturbation(s), t_end={config.time.t_end})",
     )
+    cell_size = configured_cell_size(config)
+    if cell_size is None:
+        print0(comm, 'resolution: not checked (mesh.kind = "file"); bmf run checks the mesh')
+        return 0
+    for message in resolution_warnings(config, cell_size):
+        print0(comm, f"bmf check: warning: {message}", file=sys.stderr)
+    return 0
+
+
+def command_convergence(args, comm) -> int:
+    from bmf_fem.convergence import run_convergence
+    from bmf_fem.demos import demo_path
+    from bmf_fem.errors import ConfigError
+    from bmf_fem.parallel import print0
+
+    if not args.threshold > 0:
+        raise ConfigError(
+            f"--threshold {args.threshold:g} is not valid: give a percentage > 0, e.g. 3"
+        )
+    path = args.config or demo_path()
+    config = load(args)
+    out = Path(args.out or f"{config.output.dir}-convergence")
+
+    def report(text: str) -> None:
+        warning = text.startswith("warning")
+        print0(comm, f"bmf convergence: {text}", file=sys.stderr if warning else None)
+
+    _rows, table = run_convergence(path, args.overrides, out, comm, args.threshold, report)
+    print0(comm, table)
     return 0
 
 

@@ -1,5 +1,8 @@
 """Runs with detection: null runs that calibrate the statistical alarm, and a paired control.
 
+The run's resolution warnings (bmf_fem.resolution) are printed before it starts and
+written into its summary.json ("warnings", "resolution").
+
 ``detect.calibration_runs = N``: before the run, N runs without inputs (seeds seed+1 ..
 seed+N) record each site's largest Kendall tau; ``tau_threshold`` becomes the
 ``calibration_quantile`` of those maxima, so a null run alarms at most that share of sites.
@@ -10,11 +13,13 @@ the same noise seed runs in ``control/``; its alarms are false alarms.
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from bmf_fem.parallel import print0
+from bmf_fem.resolution import summary_entries
 from bmf_fem.simulation import Simulation
 
 
@@ -64,9 +69,13 @@ def run_with_detection(
         }
     simulation = Simulation(config, comm)
     try:
+        resolution = summary_entries(config, simulation.mesh_data.mesh)
+        for message in resolution["warnings"]:
+            print0(comm, f"bmf: warning: {message}", file=sys.stderr)
         summary = simulation.run(out, force=force, progress=progress, resume=resume)
     finally:
         simulation.close()
+    summary.update(resolution)
     if calibration:
         summary["detection"]["calibration"] = calibration
     if config.detect.control and config.detect.detectors:
