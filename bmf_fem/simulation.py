@@ -48,6 +48,7 @@ from bmf_fem.parallel import print0
 from bmf_fem.perturbations import PerturbationSchedule, build_perturbations
 from bmf_fem.progress import Progress
 from bmf_fem.regions import RegionSelector
+from bmf_fem.resolution import summary_entries
 from bmf_fem.sites import CellSites, ContinuumSites
 from bmf_fem.stepper import Stepper
 
@@ -330,6 +331,7 @@ class Simulation:
                 **summarise_history(self.history),
                 **build_up_report(self.history, [i.train for i in self.inputs]),
             },
+            **summary_entries(self.config, self.mesh_data.mesh),
             "config": self.config.to_dict(),
         }
 

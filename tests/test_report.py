@@ -41,7 +41,10 @@ def test_run_draws_its_pictures_and_report_redraws_them(tmp_path, mesh, centre, 
     out = tmp_path / "out"
     result = bmf("run", str(config), "--out", str(out), "--quiet")
     assert result.returncode == 0, result.stderr
-    assert "warning" not in result.stderr
+    # The coarse meshes keep these runs fast; the resolution guard says so (tested in
+    # test_resolution.py). No other warning: drawing must not complain.
+    warnings = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert all("inputs need 3 cells" in line for line in warnings), result.stderr
     drawn = {path.stem for path in (out / "plots").glob("*.png")}
     assert drawn == pictures
     for path in (out / "plots").glob("*.png"):

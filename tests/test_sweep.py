@@ -185,7 +185,7 @@ base = "base.toml"
     rows = {row["case"]: row for row in read_table(out)}
     assert [row["status"] for row in rows.values()] == ["done", "done", "failed", "done"]
     failed = rows["decay=0.2_reaction=5_u__3_initial=1"]
-    assert 'u ran away at t = ' in failed["reason"] and '"5*u**3"' in failed["reason"]
+    assert "u ran away at t = " in failed["reason"] and '"5*u**3"' in failed["reason"]
     assert "3/4 done, 1 failed" in result.stdout
     # Failed cases are left alone on the next run unless asked.
     again = bmf("sweep", str(path), "--ranks-per-case", "1", n=2)
