@@ -15,7 +15,10 @@ Four simulations in one process compete for the caches, so the times are above t
 a peers.py run; the comparison is what counts.
 
     containers/run python3 benchmarks/solver_ab.py REV [--case weak|strong] [--n 256]
-        [--warmup 20] [--steps 40] [--pairs 2]
+        [--warmup 20] [--steps 40] [--pairs 2] [--revision-rtol 1e-8]
+
+``--revision-rtol`` gives REV's solvers their own rtol: up to 7f52dd7 the test was relative
+to b, and its 1e-8 of b costs what 1e-6 of the step's change costs now.
 """
 
 from __future__ import annotations
@@ -88,10 +91,15 @@ def solver_class(revision: str, workdir: Path):
     return WithHistory
 
 
-def timed_simulation(n: int, D: float, solver) -> tuple[Simulation, list[float], list[int]]:
+def timed_simulation(
+    n: int, D: float, solver, rtol: float | None = None
+) -> tuple[Simulation, list[float], list[int]]:
     """A peers.py bmf-fem simulation built with ``solver``; its u field-steps are timed."""
     bmf_fem.stepper.ImplicitSolver = solver
-    simulation = Simulation(config_from_dict(peers.bmf_config(n, D)), MPI.COMM_SELF)
+    data = peers.bmf_config(n, D)
+    if rtol is not None:
+        data["solver"]["rtol"] = rtol
+    simulation = Simulation(config_from_dict(data), MPI.COMM_SELF)
     field = next(u for u in simulation.stepper.unknowns if u.equation.name == "u")
     seconds: list[float] = []
     advance = field.advance
@@ -113,6 +121,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--pairs", type=int, default=2)
+    parser.add_argument("--revision-rtol", type=float, help="REV's rtol (default: peers.py's)")
     args = parser.parse_args()
 
     current = bmf_fem.stepper.ImplicitSolver
@@ -120,8 +129,12 @@ def main() -> None:
         other = solver_class(args.revision, Path(workdir))
         runs = []
         for _ in range(args.pairs):
-            for name, solver in ((args.revision, other), ("this checkout", current)):
-                runs.append((name, *timed_simulation(args.n, peers.CASES[args.case], solver)))
+            for name, solver, rtol in (
+                (args.revision, other, args.revision_rtol),
+                ("this checkout", current, None),
+            ):
+                case = peers.CASES[args.case]
+                runs.append((name, *timed_simulation(args.n, case, solver, rtol)))
         bmf_fem.stepper.ImplicitSolver = current
         for _ in range(args.warmup + args.steps):
             for _, simulation, _, iterations in runs:
