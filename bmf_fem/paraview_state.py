@@ -1,9 +1,17 @@
 """A ParaView Python script written next to a run's fields: open it with one command.
 
-    paraview --script=RUN/open_in_paraview.py
+    paraview --script=RUN/open_in_paraview.py        (the GUI)
+    pvpython RUN/open_in_paraview.py                  (or pvbatch: scripted views)
 
-It opens fields.xdmf as a time series, shows u with a fixed colour range over the whole
-run, and adds a time annotation; other fields are one click away in the toolbar.
+It opens fields.xdmf with ParaView's XDMF3 reader (the legacy "XDMF Reader" crashes on
+dolfinx's files) as a time series, shows u with a fixed colour range over the whole run
+at the last time, with a colour bar below the data and a time annotation; other fields
+are one click away in the toolbar. 3D runs open with an oblique camera.
+
+The GUI runs the script without ``__file__``: the script then takes the run directory
+it was written for, or ``fields.xdmf`` in ParaView's working directory if the run was
+moved. It sets the time through the view and the time keeper: the GUI hangs in
+``AnimationScene.UpdateAnimationUsingDataTimeSteps`` called from a startup script.
 """
 
 from __future__ import annotations
@@ -16,8 +24,13 @@ import os
 
 from paraview import simple
 
-here = os.path.dirname(os.path.abspath(__file__))
+try:  # pvpython and pvbatch define __file__; the GUI's --script does not
+    here = os.path.dirname(os.path.abspath(__file__))
+except NameError:
+    here = {run!r}
 fields = os.path.join(here, "fields.xdmf")
+if not os.path.exists(fields):  # the run directory was moved: look where ParaView started
+    fields = os.path.abspath("fields.xdmf")
 reader = simple.Xdmf3ReaderS(registrationName="fields", FileName=[fields])
 reader.UpdatePipelineInformation()
 view = simple.GetActiveViewOrCreate("RenderView")
@@ -29,13 +42,33 @@ lut.RescaleTransferFunction({low!r}, {high!r})
 display.SetScalarBarVisibility(view, True)
 bar = simple.GetScalarBar(lut, view)
 bar.Title = "{field} (non-dimensional)"
+bar.ComponentTitle = ""
+bar.Orientation = "Horizontal"
+bar.WindowLocation = "Lower Center"
+bar.ScalarBarLength = 0.5
+bar.RangeLabelFormat = "%-#.3g"
 time = simple.AnnotateTimeFilter(reader, Format="t = {{time:.3f}}")
 simple.Show(time, view)
 view.InteractionMode = "{mode}"
 simple.ResetCamera(view)
-scene = simple.GetAnimationScene()
-scene.UpdateAnimationUsingDataTimeSteps()
-scene.AnimationTime = scene.EndTime
+camera = view.GetActiveCamera()
+if view.InteractionMode == "3D":  # an oblique view instead of straight down on the top
+    camera.Elevation(35.0)
+    camera.Azimuth(30.0)
+    simple.ResetCamera(view)
+# Leave the lower quarter of the view to the colour bar, whatever the window's size.
+margin = 0.7 if view.InteractionMode == "3D" else 0.75
+camera.Dolly(margin)
+focal, position = list(camera.GetFocalPoint()), list(camera.GetPosition())
+shift = [(1.0 - margin) * value for value in camera.GetViewUp()]
+scale = view.CameraParallelScale / margin
+view.CameraParallelScale = scale
+camera.SetFocalPoint(*[f - scale * s for f, s in zip(focal, shift)])
+camera.SetPosition(*[p - scale * s for p, s in zip(position, shift)])
+times = list(reader.TimestepValues)
+if times:
+    view.ViewTime = times[-1]
+    simple.GetTimeKeeper().Time = times[-1]
 simple.Render(view)
 '''
 
@@ -47,6 +80,7 @@ def write_state_script(run: Path, rows: list[dict], dim: int) -> Path:
     path.write_text(
         TEMPLATE.format(
             name=path.name,
+            run=str(Path(run).resolve()),
             field="u",
             preset="Viridis (matplotlib)",
             low=0.0,

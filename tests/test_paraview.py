@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import SCRIPTS, bmf
 
@@ -72,25 +73,81 @@ def test_paraview_reads_the_series(tmp_path, name, ranks):
     assert ranges["u"][1] > 0.0  # the input reached the field
 
 
+PROBE = """
+import json
+from vtkmodules.vtkRenderingCore import vtkCoordinate
+simple.SaveScreenshot({picture!r}, view, ImageResolution={size!r})
+view.ViewSize = {size!r}
+simple.Render(view)
+coordinate = vtkCoordinate()
+coordinate.SetCoordinateSystemToWorld()
+bounds = reader.GetDataInformation().GetBounds()
+heights = []
+for x in bounds[0:2]:
+    for y in bounds[2:4]:
+        for z in bounds[4:6]:
+            coordinate.SetValue(x, y, z)
+            heights.append(coordinate.GetComputedDoubleViewportValue(view.GetRenderer())[1])
+with open({report!r}, "w") as report:
+    json.dump({{"lowest": min(heights) / {size!r}[1],
+               "direction": list(view.GetActiveCamera().GetDirectionOfProjection()),
+               "time": view.ViewTime, "last": reader.TimestepValues[-1]}}, report)
+os._exit(0)  # the GUI would wait for its user
+"""
+
+
 @pytest.mark.slow
-def test_open_in_paraview_script_renders_the_run(tmp_path):
+@pytest.mark.parametrize(
+    ("program", "name", "size"),
+    [
+        ("paraview", "2d", [800, 600]),
+        ("paraview", "3d", [400, 300]),
+        ("pvpython", "2d", [1600, 600]),
+        ("pvbatch", "3d", [800, 600]),
+    ],
+)
+def test_open_in_paraview_works_in_the_gui_pvpython_and_pvbatch(tmp_path, program, name, size):
+    """The script, run unchanged by ParaView's GUI (which gives it no __file__ and used to
+    stop with a NameError), pvpython and pvbatch, opens the series at its last time, with
+    the data above the colour bar (the lower quarter of the view) at any window size and
+    3D runs seen obliquely. Run in place with a screenshot and a probe appended."""
     out = tmp_path / "run"
-    result = bmf("run", str(config(tmp_path, "2d")), "--out", str(out), "--quiet")
+    result = bmf("run", str(config(tmp_path, name)), "--out", str(out), "--quiet")
     assert result.returncode == 0, result.stderr
-    script = out / "open_in_paraview.py"
-    picture = tmp_path / "paraview.png"
-    shot = tmp_path / "shot.py"
-    shot.write_text(
-        script.read_text().replace(
-            "here = os.path.dirname(os.path.abspath(__file__))", f"here = {str(out)!r}"
-        )
-        + f"\nsimple.SaveScreenshot({str(picture)!r}, view, ImageResolution=[800, 600])\n"
+    picture, report = tmp_path / "view.png", tmp_path / "view.json"
+    script = out / "probe_open_in_paraview.py"
+    script.write_text(
+        (out / "open_in_paraview.py").read_text()
+        + PROBE.format(picture=str(picture), size=size, report=str(report))
     )
+    command = [shutil.which(program), f"--script={script}" if program == "paraview" else script]
     result = subprocess.run(
-        ["xvfb-run", "-a", shutil.which("pvbatch"), str(shot)],
+        ["xvfb-run", "-a", *map(str, command)],
         capture_output=True,
         text=True,
         timeout=300,
+        cwd=tmp_path,
     )
-    assert result.returncode == 0, result.stderr
-    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and picture.stat().st_size > 10000
+    assert "Traceback" not in result.stderr, result.stderr
+    assert report.exists(), result.stderr
+    seen = json.loads(report.read_text())
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and picture.stat().st_size > 5000
+    assert seen["time"] == pytest.approx(seen["last"]) and seen["last"] == pytest.approx(4.0)
+    assert seen["lowest"] > 0.27, seen  # the bar takes the lower quarter
+    direction = np.abs(seen["direction"])
+    if name == "3d":
+        assert np.all(direction > 0.2), seen  # oblique, not straight down on a face
+    else:
+        assert direction == pytest.approx([0.0, 0.0, 1.0])
+
+
+def test_the_script_points_at_its_run_and_never_at_the_legacy_reader(tmp_path):
+    """The GUI runs the script without __file__: it names the run directory it was
+    written for. ParaView's legacy "XDMF Reader" crashes on dolfinx's files."""
+    from bmf_fem.paraview_state import write_state_script
+
+    path = write_state_script(tmp_path, [{"u_max": 2.0}], 2)
+    text = path.read_text()
+    assert f"here = {str(tmp_path.resolve())!r}" in text
+    assert "Xdmf3ReaderS(" in text and "XDMFReader(" not in text
+    assert "RescaleTransferFunction(0.0, 2.0)" in text
