@@ -21,6 +21,7 @@ def main(argv: list[str] | None, comm) -> int:
     from bmf_fem.checkpoint import RunInterruptedError
     from bmf_fem.errors import ConfigError
     from bmf_fem.meshes import MeshError
+    from bmf_fem.movie import MovieError
     from bmf_fem.simulation import SimulationError
 
     try:
@@ -29,7 +30,7 @@ def main(argv: list[str] | None, comm) -> int:
         if comm.rank == 0:
             print(f"bmf {args.command}: error: {error}", file=sys.stderr, flush=True)
         return EXIT_USAGE
-    except SimulationError as error:
+    except (SimulationError, MovieError) as error:
         if comm.rank == 0:
             print(f"bmf {args.command}: failed: {error}", file=sys.stderr, flush=True)
         return EXIT_FAILED
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--quiet", action="store_true", help="no progress output")
     run.add_argument("--no-plots", action="store_true", help="skip the pictures in DIR/plots")
+    run.add_argument("--movie", action="store_true", help="also DIR/plots/fields.mp4 at the end")
     run.set_defaults(handler=command_run)
 
     sweep = commands.add_parser(
@@ -147,6 +149,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="pictures and a short summary of a finished run")
     report.add_argument("run_dir", metavar="DIR", help="a run directory")
+    report.add_argument("--movie", action="store_true", help="DIR/plots/fields.mp4 of the fields")
+    report.add_argument("--gif", action="store_true", help="DIR/plots/fields.gif of the fields")
+    report.add_argument(
+        "--stride",
+        type=int,
+        help="every N-th output time in a movie (default: at most 300 frames)",
+    )
     report.set_defaults(handler=command_report)
 
     show = commands.add_parser("info", help="versions, BLAS in use, MPI and threads")
@@ -205,6 +214,8 @@ def command_run(args, comm) -> int:
     )
     if not args.no_plots:
         make_plots(out, comm)
+    if args.movie:
+        make_movie(out, "mp4", None, comm)
     return 0
 
 
@@ -306,9 +317,33 @@ def command_report(args, comm) -> int:
     out = Path(args.run_dir)
     if not (out / "summary.json").exists():
         raise ConfigError(f"{out} is not a finished run directory (no summary.json)")
+    if args.stride is not None and args.stride < 1:
+        raise ConfigError(f"--stride {args.stride} is not valid: give an integer >= 1")
     make_plots(out, comm)
+    for kind in ("mp4", "gif"):
+        if getattr(args, "movie" if kind == "mp4" else kind):
+            make_movie(out, kind, args.stride, comm)
     print0(comm, demo_table(json.loads((out / "summary.json").read_text())))
     return 0
+
+
+def make_movie(out: Path, kind: str, stride: int | None, comm) -> None:
+    """A movie of the run's fields, on rank 0 (bmf_fem.movie); a failure is reported and
+    exits 1 without touching the run's other files."""
+    from bmf_fem.movie import MovieError, print_progress, write_movie
+    from bmf_fem.parallel import on_rank0, print0
+
+    def render() -> str:
+        try:
+            path = write_movie(out, kind, stride, print_progress)
+        except MovieError as error:
+            return f"error: {error}"
+        return f"bmf: movie {path}"
+
+    message = on_rank0(comm, render)
+    if message.startswith("error: "):
+        raise MovieError(message.removeprefix("error: "))
+    print0(comm, message)
 
 
 def command_check(args, comm) -> int:

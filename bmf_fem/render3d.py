@@ -123,15 +123,7 @@ def render_report(run: Path, series: Series, times: list[float], out: Path) -> l
 
     Falls back to mid-plane sections, with a warning, when VTK cannot render here.
     """
-    try:
-        ensure_display()
-        view = _Renderer(series)
-    except RenderUnavailableError as error:
-        warnings.warn(
-            f"3D views need pyvista and a display ({error}); drawing sections instead",
-            stacklevel=2,
-        )
-        view = _Section(series)
+    view = solid_views(series)
     names = [name for name in ("u", "M", "phi", "s") if name in series.functions]
     written = []
     panels = [(name, [(t, values_at(run, series, name, t)) for t in times]) for name in names]
@@ -143,6 +135,20 @@ def render_report(run: Path, series: Series, times: list[float], out: Path) -> l
     finally:
         view.close()
     return written
+
+
+def solid_views(series: Series):
+    """Views of a 3D mesh with ``draw(ax, values, center, cmap, clim, inside)``: pyvista
+    off screen, or mid-plane sections, with a warning, where VTK cannot render."""
+    try:
+        ensure_display()
+        return _Renderer(series)
+    except RenderUnavailableError as error:
+        warnings.warn(
+            f"3D views need pyvista and a display ({error}); drawing sections instead",
+            stacklevel=2,
+        )
+        return _Section(series)
 
 
 def _limits(arrays: list[np.ndarray]) -> tuple[float, float]:
