@@ -33,7 +33,7 @@ from mpi4py import MPI
 
 from bmf_fem.checkpoint import plan_resume
 from bmf_fem.config import config_from_dict
-from bmf_fem.output import FieldWriter
+from bmf_fem.fieldseries import FieldWriter
 from bmf_fem.simulation import Simulation
 
 

@@ -273,6 +273,9 @@ class SolverConfig(_Section):
     petsc_options: dict[str, str | int | float | bool] = dataclasses.field(default_factory=dict)
 
 
+COMPRESSION_ON = 1  # gzip level of output.compression = "on"
+
+
 @dataclass(frozen=True)
 class OutputConfig(_Section):
     """[output]: run directory, what to write and how often, and the noise seed."""
@@ -282,6 +285,7 @@ class OutputConfig(_Section):
     fields: tuple[str, ...] = ("u", "M", "phi", "s", "expression_time")
     checkpoint_every: int = 0
     seed: int = 12345
+    compression: int = 0
 
 
 @dataclass(frozen=True)
@@ -1152,7 +1156,19 @@ def _read_output(data: Any) -> OutputConfig:
         fields=tuple(fields),
         checkpoint_every=table.integer("checkpoint_every", at_least=0),
         seed=table.integer("seed", at_least=0),
+        compression=_compression(table),
     )
+
+
+def _compression(table) -> int:
+    """output.compression: a gzip level 0-9 for the field series, or "off" (0) / "on"."""
+    value = table.raw("compression")
+    if isinstance(value, str):
+        words = {"off": 0, "on": COMPRESSION_ON}
+        if value not in words:
+            raise table.invalid("compression", 'give "off", "on" or a gzip level 0-9')
+        return words[value]
+    return table.integer("compression", choices=range(10))
 
 
 # ---------------------------------------------------------------------------------------

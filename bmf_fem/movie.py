@@ -24,10 +24,17 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import h5py
 import numpy as np
 
-from bmf_fem.report import FIELD_COLOURS, Series, draw_field, pulse_times, read_csv, read_series
+from bmf_fem.report import (
+    FIELD_COLOURS,
+    Series,
+    draw_field,
+    pulse_times,
+    read_csv,
+    read_series,
+    read_values,
+)
 
 MAX_FRAMES = 300
 FRAMES_PER_SECOND = 20
@@ -68,12 +75,11 @@ def write_movie(
     out.mkdir(exist_ok=True)
     movie = out / "fields.mp4"
     target = movie if kind == "mp4" else out / ".fields-for-gif.mp4"
-    with h5py.File(run / "fields.h5", "r") as h5:
-        canvas = _Canvas(run, series, names, h5, frames)
-        try:
-            _encode(ffmpeg, canvas, frames, target, progress)
-        finally:
-            canvas.close()
+    canvas = _Canvas(run, series, names, frames)
+    try:
+        _encode(ffmpeg, canvas, frames, target, progress)
+    finally:
+        canvas.close()
     if kind == "mp4":
         return movie
     gif = out / "fields.gif"
@@ -170,10 +176,10 @@ class _Canvas:
     3D fields rendered by pyvista.
     """
 
-    def __init__(self, run: Path, series: Series, names: list[str], h5, frames: list[int]):
+    def __init__(self, run: Path, series: Series, names: list[str], frames: list[int]):
         import matplotlib.pyplot as plt
 
-        self.series, self.names, self.h5 = series, names, h5
+        self.run, self.series, self.names = run, series, names
         cells = series.cells
         self.network = cells.shape[1] == 2
         flat = np.allclose(series.points[:, 2:], 0.0) if series.points.shape[1] > 2 else True
@@ -199,7 +205,7 @@ class _Canvas:
         self.size = canvas.get_width_height()
 
     def _values(self, name: str, frame: int) -> np.ndarray:
-        return self.h5[self.series.functions[name][frame][1]][...].reshape(-1).astype(float)
+        return read_values(self.run, self.series.functions[name][frame][1]).astype(float)
 
     def _limits(self, name: str, frames: list[int]) -> tuple[float, float]:
         low, high = np.inf, -np.inf

@@ -1,7 +1,8 @@
-"""Run directory, XDMF fields, metrics.csv, summary.json and the resolved config.
+"""Run directory, metrics.csv, summary.json and the resolved config.
 
-Writers read the model's state and never change it. CSV and JSON are written by rank 0;
-XDMF is collective. Every writer is a context manager, so files are closed on error.
+Writers read the model's state and never change it. CSV and JSON are written by rank 0
+(the field series, bmf_fem.fieldseries, gathers to rank 0 too). Every writer is a
+context manager, so files are closed on error.
 """
 
 from __future__ import annotations
@@ -13,15 +14,12 @@ import os
 import shutil
 from pathlib import Path
 
-import numpy as np
-from dolfinx import fem, io
-
 from bmf_fem.checkpoint import CHECKPOINT_DIR
 from bmf_fem.errors import ConfigError
+from bmf_fem.fieldseries import SERIES_FILES
 
 RESULT_FILES = (
-    "fields.xdmf",
-    "fields.h5",
+    *SERIES_FILES,
     "metrics.csv",
     "summary.json",
     "config.toml",
@@ -81,166 +79,6 @@ def prepare_run_directory(path: Path, force: bool, comm, keep: bool = False) -> 
                 shutil.rmtree(path / "plots")
     comm.barrier()
     return path
-
-
-class FieldWriter:
-    """``fields.xdmf``: the mesh and its tags once, then named functions per output time.
-
-    Fields of degree 2 are interpolated to degree 1 for output (XDMF holds the mesh's
-    own degree). The file is closed after every output time, so a run killed between
-    two outputs leaves a readable fields.h5 (HDF5 cannot promise that for a file left
-    open). With ``resume_time`` the series continues: output times after it (written
-    after the checkpoint of a killed run) are removed first, then times are appended.
-    """
-
-    def __init__(
-        self,
-        path: Path,
-        mesh_data,
-        functions: list[fem.Function],
-        resume_time: float | None = None,
-        comm=None,
-    ):
-        self.path = path
-        self.mesh_data = mesh_data
-        self.functions = functions
-        self.resume_time = resume_time
-        self.comm = comm if comm is not None else mesh_data.mesh.comm
-        mesh = mesh_data.mesh
-        self.output_space = fem.functionspace(mesh, ("Lagrange", 1))
-        self.output_functions = []
-        for function in functions:
-            element = function.function_space.element.basix_element
-            if element.degree == 1 or (element.degree == 0 and element.discontinuous):
-                # P1 as nodal data, DG0 (cells-mode sites) as cell data
-                self.output_functions.append(function)
-            else:
-                self.output_functions.append(fem.Function(self.output_space, name=function.name))
-        self.file: io.XDMFFile | None = None
-        self.warning: str | None = None
-
-    def __enter__(self) -> FieldWriter:
-        if self.resume_time is not None:
-            geometry = self.mesh_data.mesh.geometry
-            owned = geometry.x[: geometry.index_map().size_local]
-            nodes = self.comm.gather(owned, root=0)
-            verdict = None
-            if self.comm.rank == 0:
-                verdict = truncate_xdmf_series(self.path, self.resume_time)
-                if verdict == "continue":
-                    verdict = match_node_order(self.path.with_suffix(".h5"), np.vstack(nodes))
-                if verdict != "continue":
-                    for old in (self.path, self.path.with_suffix(".h5")):
-                        if old.exists():
-                            os.replace(old, old.with_name(old.name + ".before-resume"))
-                    verdict += (
-                        f"; the old files are kept as *.before-resume and the field series "
-                        f"restarts at t = {self.resume_time:.6g}"
-                    )
-            verdict = self.comm.bcast(verdict, root=0)
-            if verdict == "continue":
-                return self
-            self.warning = verdict
-        mesh = self.mesh_data.mesh
-        with io.XDMFFile(mesh.comm, str(self.path), "w") as file:
-            file.write_mesh(mesh)
-            mesh.topology.create_connectivity(mesh.topology.dim - 1, mesh.topology.dim)
-            for tags in (self.mesh_data.cell_tags, self.mesh_data.facet_tags):
-                if tags is not None:
-                    file.write_meshtags(tags, mesh.geometry)
-        return self
-
-    def write(self, t: float) -> None:
-        for source, target in zip(self.functions, self.output_functions, strict=True):
-            if source is not target:
-                target.interpolate(source)
-        self.file = io.XDMFFile(self.mesh_data.mesh.comm, str(self.path), "a")
-        try:
-            for target in self.output_functions:
-                self.file.write_function(target, t)
-        finally:
-            self.file.close()
-            self.file = None
-
-    def __exit__(self, *exc) -> None:
-        if self.file is not None:
-            self.file.close()
-            self.file = None
-
-
-def truncate_xdmf_series(path: Path, t_last: float) -> str:
-    """Drop output times after ``t_last`` from an XDMF file and its HDF5 data (rank 0).
-
-    Returns "continue" when the series can be appended to, else why not (a file is
-    missing, or the kill damaged the HDF5 file).
-    """
-    import xml.etree.ElementTree as ET
-
-    import h5py
-
-    h5_path = path.with_suffix(".h5")
-    if not path.exists() or not h5_path.exists():
-        return f"{path.name} or {h5_path.name} is missing"
-    try:
-        with h5py.File(h5_path, "r"):
-            pass
-        tree = ET.parse(path)
-    except (OSError, ET.ParseError) as error:
-        return f"{path.name} or {h5_path.name} could not be read after the interruption ({error})"
-    domain = tree.getroot().find("Domain")
-    stale: list[str] = []
-    tolerance = 1e-9 * max(1.0, abs(t_last))
-    for collection in domain.findall("Grid[@GridType='Collection']"):
-        for grid in list(collection.findall("Grid")):
-            time = grid.find("Time")
-            if time is not None and float(time.get("Value")) > t_last + tolerance:
-                stale.extend(item.text.split(":", 1)[1] for item in grid.iter("DataItem"))
-                collection.remove(grid)
-    if stale:
-        with h5py.File(h5_path, "a") as h5:
-            for dataset in stale:
-                if dataset in h5:
-                    del h5[dataset]
-        ET.register_namespace("xi", "https://www.w3.org/2001/XInclude")
-        tmp = path.with_suffix(".xdmf.tmp")
-        tree.write(tmp, xml_declaration=True, encoding="utf-8")
-        os.replace(tmp, path)
-    return "continue"
-
-
-def match_node_order(h5_path: Path, coordinates: np.ndarray) -> str:
-    """Put fields.h5 into the node order this partition writes (rank 0; resume).
-
-    XDMF stores nodes in the order of their owning ranks, so a run resumed on another
-    number of ranks appends values in another order. The mesh, its tags and every
-    stored function are permuted in place to the new order (nodes matched by their
-    coordinates). Returns "continue", or a warning when the nodes do not match.
-    """
-    import h5py
-
-    with h5py.File(h5_path, "a") as h5:
-        geometry = h5["Mesh/mesh/geometry"]
-        old = geometry[...]
-        new = coordinates[:, : old.shape[1]]
-        if old.shape == new.shape and np.array_equal(old, new):
-            return "continue"
-        old_sorted = np.lexsort(old.T[::-1])
-        new_sorted = np.lexsort(new.T[::-1])
-        if old.shape != new.shape or not np.array_equal(old[old_sorted], new[new_sorted]):
-            return f"the mesh in {h5_path.name} is not the mesh of this run"
-        perm = np.empty(len(old), dtype=np.int64)
-        perm[new_sorted] = old_sorted  # new[i] == old[perm[i]]
-        renumber = np.empty_like(perm)
-        renumber[perm] = np.arange(len(perm))  # old node j is new node renumber[j]
-        geometry[...] = old[perm]
-        topologies = [h5["Mesh/mesh/topology"]]
-        topologies += [group["topology"] for group in h5.get("MeshTags", {}).values()]
-        for topology in topologies:
-            topology[...] = renumber[topology[...]]
-        for function in h5.get("Function", {}).values():
-            for values in function.values():
-                values[...] = values[...][perm]
-    return "continue"
 
 
 class MetricsWriter:

@@ -19,12 +19,18 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from bmf_fem.fieldseries import SERIES_DIR
+
 FIELD_COLOURS = {"u": "viridis", "M": "magma", "phi": "plasma", "s": "coolwarm"}
 
 
 @dataclass
 class Series:
-    """What fields.xdmf points to: mesh arrays and, per function, (time, dataset) pairs."""
+    """What fields.xdmf points to: mesh arrays and, per function, (time, reference) pairs.
+
+    A reference is "FILE:/DATASET" relative to the run directory (``fields.d/000012.h5:/u``;
+    runs written before the field series had its own files: ``fields.h5:/Function/u/0``).
+    """
 
     points: np.ndarray
     cells: np.ndarray
@@ -35,6 +41,28 @@ class Series:
 
 def read_series(run: Path) -> Series:
     """Parse fields.xdmf and load the mesh (and cell tags) from fields.h5."""
+    run = Path(run)
+    if not (run / SERIES_DIR).is_dir():
+        return _read_dolfinx_series(run)
+    root = ET.parse(run / "fields.xdmf").getroot()
+    with h5py.File(run / "fields.h5", "r") as h5:
+        tags = h5["mesh/cell_tags"][...] if "mesh/cell_tags" in h5 else None
+        series = Series(h5["mesh/geometry"][...], h5["mesh/topology"][...], tags)
+    for grid in root.iter("Grid"):
+        time = grid.find("Time")
+        if time is None:
+            continue
+        for attribute in grid.findall("Attribute"):
+            reference = attribute.find("DataItem").text.strip()
+            if reference.startswith(SERIES_DIR):
+                name = attribute.get("Name")
+                series.functions.setdefault(name, []).append((float(time.get("Value")), reference))
+                series.centers[name] = attribute.get("Center")
+    return series
+
+
+def _read_dolfinx_series(run: Path) -> Series:
+    """A series written by dolfinx's XDMFFile (one fields.h5 for mesh and data)."""
     root = ET.parse(run / "fields.xdmf").getroot()
 
     def dataset(item) -> str:
@@ -49,7 +77,10 @@ def read_series(run: Path) -> Series:
                 for step in grid.findall("Grid"):
                     attribute = step.find("Attribute")
                     series.functions[name].append(
-                        (float(step.find("Time").get("Value")), dataset(attribute.find("DataItem")))
+                        (
+                            float(step.find("Time").get("Value")),
+                            "fields.h5:" + dataset(attribute.find("DataItem")),
+                        )
                     )
                     series.centers[name] = attribute.get("Center")
             elif name == "mesh" and series is None:
@@ -69,12 +100,18 @@ def read_series(run: Path) -> Series:
     return series
 
 
+def read_values(run: Path, reference: str) -> np.ndarray:
+    """The values a Series reference ("FILE:/DATASET") points to, as a flat array."""
+    name, dataset = reference.split(":", 1)
+    with h5py.File(Path(run) / name, "r") as h5:
+        return h5[dataset][...].reshape(-1)
+
+
 def values_at(run: Path, series: Series, name: str, t: float) -> np.ndarray:
     """The stored values of function ``name`` at the output time nearest to t."""
     times = np.array([time for time, _ in series.functions[name]])
-    _, path = series.functions[name][int(np.argmin(np.abs(times - t)))]
-    with h5py.File(run / "fields.h5", "r") as h5:
-        return h5[path][...].reshape(-1)
+    _, reference = series.functions[name][int(np.argmin(np.abs(times - t)))]
+    return read_values(run, reference)
 
 
 def read_csv(path: Path) -> list[dict]:
@@ -251,16 +288,15 @@ def plot_site_raster(run: Path, series: Series, sites: list[dict], out: Path) ->
     regions = summary.get("regions", {})
     entries = series.functions["s"]
     raster = np.full((len(sites), len(entries)), np.nan)
-    with h5py.File(run / "fields.h5", "r") as h5:
-        for column, (_, path) in enumerate(entries):
-            values = h5[path][...].reshape(-1)
-            for tag, index in tags.items():
-                value = regions.get(tag)
-                if value is None or series.cell_tags is None:
-                    continue
-                cells = series.cell_tags == value
-                if cells.any():
-                    raster[index, column] = np.nanmean(values[cells])
+    for column, (_, reference) in enumerate(entries):
+        values = read_values(run, reference)
+        for tag, index in tags.items():
+            value = regions.get(tag)
+            if value is None or series.cell_tags is None:
+                continue
+            cells = series.cell_tags == value
+            if cells.any():
+                raster[index, column] = np.nanmean(values[cells])
     times = [t for t, _ in entries]
     fig, ax = plt.subplots(figsize=(9, max(3.0, 0.12 * len(sites) + 1.5)))
     image = ax.imshow(

@@ -30,6 +30,7 @@ from bmf_fem.checkpoint import (
 )
 from bmf_fem.detect import Detection
 from bmf_fem.divergence import DivergenceError, RunawayWatch
+from bmf_fem.fieldseries import FieldWriter
 from bmf_fem.inputs import build_inputs, input_rate
 from bmf_fem.linalg import SolverError
 from bmf_fem.meshes import build_mesh
@@ -37,7 +38,6 @@ from bmf_fem.metrics import compute_metrics, summarise_history
 from bmf_fem.model import BmfModel
 from bmf_fem.noise import NoiseSource, dof_keys
 from bmf_fem.output import (
-    FieldWriter,
     MetricsWriter,
     prepare_run_directory,
     write_csv,
@@ -187,6 +187,7 @@ class Simulation:
                 self.output_functions(),
                 resume_time=self.stepper.t if restoring else None,
                 comm=self.comm,
+                compression=config.output.compression,
             ) as fields,
             MetricsWriter(out / "metrics.csv", self.comm, previous=self.history) as metrics,
             Progress(self.comm, self.n_steps, config.time.dt, enabled=progress) as bar,

@@ -7,12 +7,12 @@ import json
 import re
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pytest
 from conftest import bmf
 
 from bmf_fem.output import METRIC_COLUMNS
+from bmf_fem.report import read_series, read_values
 
 SMALL = """
 [mesh]
@@ -65,9 +65,9 @@ def test_run_writes_every_output(tmp_path):
     assert summary["bmf_fem"]["dolfinx"].startswith("0.9")
     assert summary["config"]["time"]["dt"] == 0.1
     assert (out / "config.toml").read_text().count("[[input]]") == 1
-    with h5py.File(out / "fields.h5") as h5:
-        assert set(h5["Function"]) == {"u", "M", "phi", "s", "expression_time"}
-        assert len(h5["Function"]["u"]) == 6
+    series = read_series(out)
+    assert set(series.functions) == {"u", "M", "phi", "s", "expression_time"}
+    assert [t for t, _ in series.functions["u"]] == pytest.approx([0.0, 0.2, 0.4, 0.6, 0.8, 1.0])
     # The inputs deposited something: u rose, its integral matches the metrics.
     assert float(rows[2]["u_max"]) > 0.3
 
@@ -160,7 +160,7 @@ def test_degree_2_fields_are_written_at_the_mesh_nodes(tmp_path):
     out = tmp_path / "out"
     result = bmf("run", str(config), "--out", str(out), "--quiet", "--set", "space.degree=2")
     assert result.returncode == 0, result.stderr
-    with h5py.File(out / "fields.h5") as h5:
-        nodes = h5["Mesh"]["mesh"]["geometry"].shape[0]
-        values = h5["Function"]["u"]
-        assert all(values[key].shape[0] == nodes for key in values)
+    series = read_series(out)
+    nodes = series.points.shape[0]
+    for _, reference in series.functions["u"]:
+        assert read_values(out, reference).shape[0] == nodes

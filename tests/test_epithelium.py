@@ -5,12 +5,12 @@ from __future__ import annotations
 import csv
 import json
 
-import h5py
 import numpy as np
 import pytest
 from conftest import bmf
 
 from bmf_fem.demos import demo_path
+from bmf_fem.report import read_series, read_values
 
 
 def read_sites(out) -> list[dict]:
@@ -75,9 +75,8 @@ def test_cells_mode_gives_the_same_expression_times_on_one_and_two_ranks(tmp_pat
     assert times[1] == times[2]
     # Every mesh cell shows its site's value (cell data): sites at rest near -1, expressed
     # ones above sites.on.
-    with h5py.File(tmp_path / "out2" / "fields.h5") as h5:
-        group = h5["Function"]["s"]
-        last = group[max(group, key=lambda key: float(key.replace("_", ".")))][...].reshape(-1)
-    cells = h5py.File(tmp_path / "out2" / "fields.h5")["Mesh"]["mesh"]["topology"].shape[0]
+    series = read_series(tmp_path / "out2")
+    last = read_values(tmp_path / "out2", series.functions["s"][-1][1])
+    cells = series.cells.shape[0]
     assert last.size == cells
     assert np.nanmin(last) < -0.8 and np.nanmax(last) > 0.0
