@@ -177,11 +177,15 @@ class MeshLayout:
         owned = mesh.topology.index_map(tdim - 1).size_local
         mine = tags.indices < owned
         facets = tags.indices[mine].astype(np.int32)
-        vertices = dmesh.entities_to_geometry(mesh, tdim - 1, facets, False)
+        corners = {"hexahedron": 4, "quadrilateral": 2}.get(mesh.topology.cell_name(), tdim)
+        if len(facets):
+            vertices = dmesh.entities_to_geometry(mesh, tdim - 1, facets, False)
+        else:  # (dolfinx 0.9 divides by zero on an empty list)
+            vertices = np.empty((0, corners), dtype=np.int32)
         rows = mesh.comm.gather((node_keys[vertices], tags.values[mine]), root=0)
         if mesh.comm.rank != 0:
             return None
-        keys = np.vstack([r[0].reshape(len(r[1]), -1) for r in rows])
+        keys = np.vstack([r[0].reshape(-1, corners) for r in rows])
         values = np.concatenate([r[1] for r in rows]).astype(np.int32)
         order = np.lexsort(np.sort(keys, axis=1).T[::-1])
         return keys[order], values[order]
@@ -353,10 +357,11 @@ class FieldWriter:
         """Output times up to ``t_last`` whose files are complete, in order (rank 0)."""
         series = self.run / SERIES_DIR
         try:
-            entries = [(float(t), int(i)) for t, i in _ENTRY.findall(self.index_path.read_text())]
-        except (OSError, ValueError):
-            entries = []
-        if not entries:  # an index without entries (or unreadable): ask the files
+            text = self.index_path.read_text()
+            entries = [(float(t), int(i)) for t, i in _ENTRY.findall(text)]
+        except (OSError, ValueError, UnicodeDecodeError):
+            text, entries = "", []
+        if not text.endswith(TAIL):  # an index cut short (not by a kill): ask the files
             entries = _scan(series)
         present = {e.name for e in os.scandir(series)}
         tolerance = 1e-9 * max(1.0, abs(t_last))
