@@ -98,6 +98,7 @@ class Simulation:
         self.forcing = np.zeros_like(model.u.x.array)
         self.history: list[dict] = []
         self.run_seconds_before = 0.0
+        self.output_seconds = 0.0  # writing the field series, in this process
         self.resumed_from: list[int] = []
         self._started: float | None = None
         self.setup_seconds = time.perf_counter() - started
@@ -304,7 +305,9 @@ class Simulation:
         row["wall_s"] = time.perf_counter() - started
         self.history.append(row)
         self.sites.sync_output()
+        writing = time.perf_counter()
         fields.write(self.stepper.t)
+        self.output_seconds += time.perf_counter() - writing
         metrics.write(row)
 
     def summary(self, run_seconds: float) -> dict:
@@ -325,6 +328,7 @@ class Simulation:
                 "run_s": run_seconds,
                 "steps": self.stepper.step_index,
                 "ms_per_step": 1e3 * run_seconds / steps,
+                "fields_s": self.output_seconds,
             },
             "final_metrics": self.history[-1] if self.history else {},
             "detection": self.detection.summary(self.comm) if self.detection else {},
