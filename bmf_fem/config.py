@@ -28,6 +28,7 @@ from typing import Any
 
 from bmf_fem.errors import ConfigError
 from bmf_fem.expressions import COORDINATES, VOCABULARY, Expression, parse_expression
+from bmf_fem.petsc_options import check_ksp_type, check_option
 
 __all__ = [
     "Config",
@@ -1088,8 +1089,10 @@ def _read_box(value: Any, where: str) -> tuple[tuple[float, ...], tuple[float, .
 
 def _read_solver(data: Any) -> SolverConfig:
     table = _Table(data, "solver", SolverConfig, heading="[solver]")
+    ksp_type = table.string("ksp_type", required=True)
+    check_ksp_type("solver.ksp_type", ksp_type)
     return SolverConfig(
-        ksp_type=table.string("ksp_type", required=True),
+        ksp_type=ksp_type,
         pc_type=table.choice("pc_type", PRECONDITIONERS),
         rtol=table.real("rtol", above=0, below=1),
         atol=table.real("atol", at_least=0),
@@ -1118,6 +1121,7 @@ def _read_petsc_options(value: Any) -> dict[str, str | int | float | bool]:
             )
         if key in options:
             raise ConfigError(f"{where} sets {key} twice")
+        check_option(where, key, option)
         options[key] = option
     return options
 
