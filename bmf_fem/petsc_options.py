@@ -69,6 +69,7 @@ ALLOWED: dict[str, tuple[Check, str]] = {
         _one_of(("none", "nonzero", "positive_definite", "inblocks")),
         "one of none, nonzero, positive_definite, inblocks",
     ),
+    "sub_pc_factor_levels": (_integer, "an integer"),
     "pc_sor_omega": (_real, "a number"),
     "pc_sor_its": (_integer, "an integer"),
     "pc_gamg_threshold": (_real, "a number"),
