@@ -64,6 +64,8 @@ DETRENDING = ("gaussian", "mean")
 INDICATORS = ("ac1", "variance", "both")
 INPUT_PROFILES = ("gaussian", "region", "everywhere")
 PERTURBATION_KINDS = ("reset", "damage", "noise")
+MAX_STEPS = 10**8  # time.t_end / time.dt: beyond this a run never ends (or overflows)
+MAX_SEED = 2**63 - 1  # output.seed: the largest seed numpy's generators take as an int64
 PRECONDITIONERS = ("auto", "hypre", "gamg", "jacobi", "icc", "ilu", "none", "lu", "sor")
 OUTPUT_FIELDS = ("u", "M", "phi", "s", "expression_time", "m")
 
@@ -691,7 +693,12 @@ class _Table:
         return value
 
     def integer(
-        self, key: str, *, at_least: int | None = None, choices: Sequence[int] | None = None
+        self,
+        key: str,
+        *,
+        at_least: int | None = None,
+        at_most: int | None = None,
+        choices: Sequence[int] | None = None,
     ) -> int:
         value = self.raw(key)
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
@@ -707,6 +714,8 @@ class _Table:
             raise self.invalid(key, "valid values are " + ", ".join(map(str, choices)))
         if at_least is not None and value < at_least:
             raise self.invalid(key, f"it must be an integer >= {at_least}")
+        if at_most is not None and value > at_most:
+            raise self.invalid(key, f"it must be an integer <= {at_most}")
         return value
 
     def string(self, key: str, *, required: bool = False) -> str:
@@ -852,11 +861,15 @@ def _read_space(data: Any) -> SpaceConfig:
 
 def _read_time(data: Any) -> TimeConfig:
     table = _Table(data, "time", TimeConfig, heading="[time]")
-    return TimeConfig(
-        dt=table.real("dt", above=0),
-        t_end=table.real("t_end", at_least=0),
-        scheme=table.choice("scheme", SCHEMES),
-    )
+    dt = table.real("dt", above=0)
+    t_end = table.real("t_end", at_least=0)
+    steps = t_end / dt
+    if not steps <= MAX_STEPS:
+        raise ConfigError(
+            f"time.t_end / time.dt = {t_end:g} / {dt:g} = {steps:.3g} steps is not valid: at"
+            f" most {MAX_STEPS:.0e} steps are allowed (raise time.dt or lower time.t_end)"
+        )
+    return TimeConfig(dt=dt, t_end=t_end, scheme=table.choice("scheme", SCHEMES))
 
 
 def _read_field(data: Any) -> FieldConfig:
@@ -1155,7 +1168,7 @@ def _read_output(data: Any) -> OutputConfig:
         every=table.integer("every", at_least=1),
         fields=tuple(fields),
         checkpoint_every=table.integer("checkpoint_every", at_least=0),
-        seed=table.integer("seed", at_least=0),
+        seed=table.integer("seed", at_least=0, at_most=MAX_SEED),
     )
 
 

@@ -182,3 +182,30 @@ def test_allowed_options_still_pass_check(tmp_path, capsys):
     options = 'pc_hypre_type = "boomeramg", ksp_monitor = true, ksp_rtol = 1e-8'
     config = _options_config(tmp_path, 'ksp_type = "gmres", ' + options)
     assert main(["check", str(config)], MPI.COMM_WORLD) == 0
+
+
+# Numbers that overflowed in the run: refused at check time, naming the keys and the bound.
+NUMBERS = {
+    "steps-overflow": ("[time]\ndt = 1e-300\nt_end = 1e10\n", ("time.t_end", "time.dt")),
+    "steps-too-many": ("[time]\ndt = 1e-6\nt_end = 1e3\n", ("time.t_end", "time.dt")),
+    "seed-2-64": ("[output]\nseed = 18446744073709551616\n", ("output.seed", "<=")),
+    "seed-2-63": ("[output]\nseed = 9223372036854775808\n", ("output.seed", "<=")),
+}
+
+
+@pytest.mark.parametrize("command", ["check", "run"])
+@pytest.mark.parametrize(("text", "named"), NUMBERS.values(), ids=list(NUMBERS))
+def test_numbers_that_overflow_are_refused(tmp_path, capsys, command, text, named):
+    config = tmp_path / "bad.toml"
+    config.write_text(text + "[field]\nnoise = 0.1\n")
+    out = tmp_path / "out"
+    argv = [command, str(config)] + (["--out", str(out), "--quiet"] if command == "run" else [])
+    _refused(argv, capsys, out, *named)
+
+
+def test_steps_overflow_through_set_is_refused(tmp_path, capsys):
+    config = tmp_path / "good.toml"
+    config.write_text(GOOD)
+    out = tmp_path / "out"
+    argv = ["run", str(config), "--out", str(out), "--set", "time.dt=1e-300", "--quiet"]
+    _refused(argv, capsys, out, "time.t_end", "time.dt", "steps")
