@@ -19,6 +19,7 @@ import difflib
 import math
 import numbers
 import re
+import sys
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -65,6 +66,7 @@ INDICATORS = ("ac1", "variance", "both")
 INPUT_PROFILES = ("gaussian", "region", "everywhere")
 PERTURBATION_KINDS = ("reset", "damage", "noise")
 MAX_STEPS = 10**8  # time.t_end / time.dt: beyond this a run never ends (or overflows)
+MIN_DURATION = sys.float_info.min  # input period and width: positive normal floats only
 MAX_SEED = 2**63 - 1  # output.seed: the largest seed numpy's generators take as an int64
 PRECONDITIONERS = ("auto", "hypre", "gamg", "jacobi", "icc", "ilu", "none", "lu", "sor")
 OUTPUT_FIELDS = ("u", "M", "phi", "s", "expression_time", "m")
@@ -970,9 +972,9 @@ def _read_input(data: Any, path: str) -> InputConfig:
             f'{path}.region is required when profile = "region": the name of a region of the'
             " mesh (a gmsh physical group)"
         )
-    period = table.real("period", above=0)
+    period = table.real("period", at_least=MIN_DURATION)
     count = table.integer("count", at_least=1)
-    width = table.real("width", above=0)
+    width = table.real("width", at_least=MIN_DURATION)
     if count > 1 and width > period:
         raise ConfigError(
             f"{path}.width = {_show(width)} is not valid: with count = {count} pulses it must"

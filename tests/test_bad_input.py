@@ -209,3 +209,23 @@ def test_steps_overflow_through_set_is_refused(tmp_path, capsys):
     out = tmp_path / "out"
     argv = ["run", str(config), "--out", str(out), "--set", "time.dt=1e-300", "--quiet"]
     _refused(argv, capsys, out, "time.t_end", "time.dt", "steps")
+
+
+PULSE = '[[input]]\nprofile = "everywhere"\ncount = 2\n'
+
+
+@pytest.mark.parametrize("command", ["check", "run"])
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        (PULSE + "period = 1e-310\nwidth = 1e-310\n", "period"),
+        (PULSE + "width = 1e-310\n", "width"),
+    ],
+    ids=["period-subnormal", "width-subnormal"],
+)
+def test_subnormal_pulse_times_are_refused(tmp_path, capsys, command, text, key):
+    config = tmp_path / "bad.toml"
+    config.write_text(GOOD + text)
+    out = tmp_path / "out"
+    argv = [command, str(config)] + (["--out", str(out), "--quiet"] if command == "run" else [])
+    _refused(argv, capsys, out, f"input.0.{key}", ">=")

