@@ -229,3 +229,23 @@ def test_subnormal_pulse_times_are_refused(tmp_path, capsys, command, text, key)
     out = tmp_path / "out"
     argv = [command, str(config)] + (["--out", str(out), "--quiet"] if command == "run" else [])
     _refused(argv, capsys, out, f"input.0.{key}", ">=")
+
+
+def test_output_dir_naming_a_file_is_refused(tmp_path, capsys):
+    existing = tmp_path / "afile"
+    existing.write_text("keep")
+    config = tmp_path / "good.toml"
+    config.write_text(GOOD + f'[output]\ndir = "{existing}"\n')
+    assert main(["run", str(config), "--quiet"], MPI.COMM_WORLD) == 2
+    error = capsys.readouterr().err
+    assert "afile" in error and "directory" in error and "Traceback" not in error
+    assert existing.read_text() == "keep"
+
+
+@pytest.mark.parametrize(
+    "out", ["/proc/x", "/proc/x/y", "/sys/nope"], ids=["proc", "proc-deep", "sys"]
+)
+def test_out_on_a_virtual_file_system_is_refused(tmp_path, capsys, out):
+    config = tmp_path / "good.toml"
+    config.write_text(GOOD)
+    _refused(["run", str(config), "--out", out, "--quiet"], capsys, Path(out), out, "directory")
