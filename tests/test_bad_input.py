@@ -249,3 +249,19 @@ def test_out_on_a_virtual_file_system_is_refused(tmp_path, capsys, out):
     config = tmp_path / "good.toml"
     config.write_text(GOOD)
     _refused(["run", str(config), "--out", out, "--quiet"], capsys, Path(out), out, "directory")
+
+
+BROKEN_SUMMARIES = {
+    "truncated-json": b'{"final_metrics": {',
+    "empty": b"",
+    "not-utf8": b"\xff\xfe\x00garbage",
+    "json-list": b"[1, 2]",
+}
+
+
+@pytest.mark.parametrize("content", BROKEN_SUMMARIES.values(), ids=list(BROKEN_SUMMARIES))
+def test_report_on_a_broken_summary_is_refused(tmp_path, capsys, content):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "summary.json").write_bytes(content)
+    _refused(["report", str(run)], capsys, run / "plots", "summary.json", "bmf run")
