@@ -265,3 +265,25 @@ def test_report_on_a_broken_summary_is_refused(tmp_path, capsys, content):
     run.mkdir()
     (run / "summary.json").write_bytes(content)
     _refused(["report", str(run)], capsys, run / "plots", "summary.json", "bmf run")
+
+
+def _sweep_cases(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    not_utf8 = tmp_path / "latin1.toml"
+    not_utf8.write_bytes(b'out = "caf\xe9"\n')
+    directory = tmp_path / "adir.toml"
+    directory.mkdir()
+    proc = tmp_path / "proc.toml"
+    proc.write_text('out = "/proc/nope"\n[grid]\n"time.dt" = [0.1]\n')
+    return {"not-utf8": (not_utf8, "UTF-8"), "directory": (directory, "directory"),
+            "out-proc": (proc, "/proc/nope")}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", ["not-utf8", "directory", "out-proc"])
+def test_bad_sweep_files_are_refused(tmp_path, capsys, case):
+    path, named = _sweep_cases(tmp_path)[case]
+    before = sorted(tmp_path.rglob("*"))
+    assert main(["sweep", str(path)], MPI.COMM_WORLD) == 2
+    error = capsys.readouterr().err
+    assert str(path.name) in error or named in error
+    assert named in error and "Traceback" not in error
+    assert sorted(tmp_path.rglob("*")) == before
