@@ -398,6 +398,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(_toml_error_message(str(path), text, error)) from None
+    except RecursionError:
+        raise ConfigError(
+            f"configuration file {path} nests arrays or tables too deeply; a configuration"
+            " needs at most a few levels"
+        ) from None
 
 
 def _toml_error_message(name: str, text: str, error: tomllib.TOMLDecodeError) -> str:
@@ -463,6 +468,11 @@ def parse_value(text: str) -> Any:
         parsed = tomllib.loads(f"value = {text}")
     except tomllib.TOMLDecodeError:
         return text
+    except RecursionError:
+        raise ConfigError(
+            f"--set value {text[:20]}... nests arrays or tables too deeply; a value needs at"
+            " most a few levels"
+        ) from None
     if list(parsed) != ["value"]:
         return text
     return parsed["value"]

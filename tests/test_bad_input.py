@@ -287,3 +287,21 @@ def test_bad_sweep_files_are_refused(tmp_path, capsys, case):
     assert str(path.name) in error or named in error
     assert named in error and "Traceback" not in error
     assert sorted(tmp_path.rglob("*")) == before
+
+
+DEEP = "[" * 2000 + "]" * 2000
+
+
+def test_deeply_nested_toml_is_refused(tmp_path, capsys):
+    config = tmp_path / "deep.toml"
+    config.write_text(GOOD + f"[output]\nfields = {DEEP}\n")
+    out = tmp_path / "out"
+    _refused(["run", str(config), "--out", str(out), "--quiet"], capsys, out, "deep.toml", "deeply")
+
+
+def test_deeply_nested_set_is_refused(tmp_path, capsys):
+    config = tmp_path / "good.toml"
+    config.write_text(GOOD)
+    out = tmp_path / "out"
+    argv = ["run", str(config), "--out", str(out), "--quiet", "--set", f"output.fields={DEEP}"]
+    _refused(argv, capsys, out, "--set", "deeply")
