@@ -305,3 +305,21 @@ def test_deeply_nested_set_is_refused(tmp_path, capsys):
     out = tmp_path / "out"
     argv = ["run", str(config), "--out", str(out), "--quiet", "--set", f"output.fields={DEEP}"]
     _refused(argv, capsys, out, "--set", "deeply")
+
+
+QUOTED_MSH = """$MeshFormat
+4.1 0 8
+$EndMeshFormat
+$PhysicalNames
+1
+2 1 "left "half""
+$EndPhysicalNames
+"""
+
+
+def test_a_region_name_with_a_quote_is_refused(tmp_path, capsys):
+    (tmp_path / "quoted.msh").write_text(QUOTED_MSH)
+    config = tmp_path / "file.toml"
+    config.write_text('[mesh]\nkind = "file"\nfile = "quoted.msh"\n[time]\nt_end = 0.0\n')
+    out = tmp_path / "out"
+    _refused(["run", str(config), "--out", str(out), "--quiet"], capsys, out, "quoted.msh", "left")
