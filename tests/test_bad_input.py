@@ -323,3 +323,13 @@ def test_a_region_name_with_a_quote_is_refused(tmp_path, capsys):
     config.write_text('[mesh]\nkind = "file"\nfile = "quoted.msh"\n[time]\nt_end = 0.0\n')
     out = tmp_path / "out"
     _refused(["run", str(config), "--out", str(out), "--quiet"], capsys, out, "quoted.msh", "left")
+
+
+def test_an_h_too_small_for_the_memory_is_refused_at_check(tmp_path, capsys, monkeypatch):
+    import meshes.parameters
+
+    monkeypatch.setattr(meshes.parameters, "available_memory", lambda: 8 * 2**30)
+    config = tmp_path / "fine.toml"
+    config.write_text('[mesh]\nkind = "box"\ndim = 2\nh = 0.0004\n')
+    error = _refused(["check", str(config)], capsys, tmp_path / "out", "mesh.h", "GiB")
+    assert "use mesh.h >=" in error
