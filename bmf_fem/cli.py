@@ -317,13 +317,22 @@ def command_report(args, comm) -> int:
     out = Path(args.run_dir)
     if not (out / "summary.json").exists():
         raise ConfigError(f"{out} is not a finished run directory (no summary.json)")
+    try:
+        summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ConfigError(
+            f"{out / 'summary.json'} cannot be read ({error}); a finished run directory holds"
+            " the summary.json bmf run wrote"
+        ) from None
+    if not isinstance(summary, dict):
+        raise ConfigError(f"{out / 'summary.json'} is not a JSON object as bmf run writes it")
     if args.stride is not None and args.stride < 1:
         raise ConfigError(f"--stride {args.stride} is not valid: give an integer >= 1")
     make_plots(out, comm)
     for kind in ("mp4", "gif"):
         if getattr(args, "movie" if kind == "mp4" else kind):
             make_movie(out, kind, args.stride, comm)
-    print0(comm, demo_table(json.loads((out / "summary.json").read_text())))
+    print0(comm, demo_table(summary))
     return 0
 
 

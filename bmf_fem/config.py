@@ -19,6 +19,7 @@ import difflib
 import math
 import numbers
 import re
+import sys
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from typing import Any
 
 from bmf_fem.errors import ConfigError
 from bmf_fem.expressions import COORDINATES, VOCABULARY, Expression, parse_expression
+from bmf_fem.petsc_options import check_ksp_type, check_option
 
 __all__ = [
     "Config",
@@ -63,6 +65,9 @@ DETRENDING = ("gaussian", "mean")
 INDICATORS = ("ac1", "variance", "both")
 INPUT_PROFILES = ("gaussian", "region", "everywhere")
 PERTURBATION_KINDS = ("reset", "damage", "noise")
+MAX_STEPS = 10**8  # time.t_end / time.dt: beyond this a run never ends (or overflows)
+MIN_DURATION = sys.float_info.min  # input period and width: positive normal floats only
+MAX_SEED = 2**63 - 1  # output.seed: the largest seed numpy's generators take as an int64
 PRECONDITIONERS = ("auto", "hypre", "gamg", "jacobi", "icc", "ilu", "none", "lu", "sor")
 OUTPUT_FIELDS = ("u", "M", "phi", "s", "expression_time", "m")
 
@@ -397,6 +402,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(_toml_error_message(str(path), text, error)) from None
+    except RecursionError:
+        raise ConfigError(
+            f"configuration file {path} nests arrays or tables too deeply; a configuration"
+            " needs at most a few levels"
+        ) from None
 
 
 def _toml_error_message(name: str, text: str, error: tomllib.TOMLDecodeError) -> str:
@@ -462,6 +472,11 @@ def parse_value(text: str) -> Any:
         parsed = tomllib.loads(f"value = {text}")
     except tomllib.TOMLDecodeError:
         return text
+    except RecursionError:
+        raise ConfigError(
+            f"--set value {text[:20]}... nests arrays or tables too deeply; a value needs at"
+            " most a few levels"
+        ) from None
     if list(parsed) != ["value"]:
         return text
     return parsed["value"]
@@ -694,7 +709,12 @@ class _Table:
         return value
 
     def integer(
-        self, key: str, *, at_least: int | None = None, choices: Sequence[int] | None = None
+        self,
+        key: str,
+        *,
+        at_least: int | None = None,
+        at_most: int | None = None,
+        choices: Sequence[int] | None = None,
     ) -> int:
         value = self.raw(key)
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
@@ -710,6 +730,8 @@ class _Table:
             raise self.invalid(key, "valid values are " + ", ".join(map(str, choices)))
         if at_least is not None and value < at_least:
             raise self.invalid(key, f"it must be an integer >= {at_least}")
+        if at_most is not None and value > at_most:
+            raise self.invalid(key, f"it must be an integer <= {at_most}")
         return value
 
     def string(self, key: str, *, required: bool = False) -> str:
@@ -855,11 +877,15 @@ def _read_space(data: Any) -> SpaceConfig:
 
 def _read_time(data: Any) -> TimeConfig:
     table = _Table(data, "time", TimeConfig, heading="[time]")
-    return TimeConfig(
-        dt=table.real("dt", above=0),
-        t_end=table.real("t_end", at_least=0),
-        scheme=table.choice("scheme", SCHEMES),
-    )
+    dt = table.real("dt", above=0)
+    t_end = table.real("t_end", at_least=0)
+    steps = t_end / dt
+    if not steps <= MAX_STEPS:
+        raise ConfigError(
+            f"time.t_end / time.dt = {t_end:g} / {dt:g} = {steps:.3g} steps is not valid: at"
+            f" most {MAX_STEPS:.0e} steps are allowed (raise time.dt or lower time.t_end)"
+        )
+    return TimeConfig(dt=dt, t_end=t_end, scheme=table.choice("scheme", SCHEMES))
 
 
 def _read_field(data: Any) -> FieldConfig:
@@ -960,9 +986,9 @@ def _read_input(data: Any, path: str) -> InputConfig:
             f'{path}.region is required when profile = "region": the name of a region of the'
             " mesh (a gmsh physical group)"
         )
-    period = table.real("period", above=0)
+    period = table.real("period", at_least=MIN_DURATION)
     count = table.integer("count", at_least=1)
-    width = table.real("width", above=0)
+    width = table.real("width", at_least=MIN_DURATION)
     if count > 1 and width > period:
         raise ConfigError(
             f"{path}.width = {_show(width)} is not valid: with count = {count} pulses it must"
@@ -1092,8 +1118,10 @@ def _read_box(value: Any, where: str) -> tuple[tuple[float, ...], tuple[float, .
 
 def _read_solver(data: Any) -> SolverConfig:
     table = _Table(data, "solver", SolverConfig, heading="[solver]")
+    ksp_type = table.string("ksp_type", required=True)
+    check_ksp_type("solver.ksp_type", ksp_type)
     return SolverConfig(
-        ksp_type=table.string("ksp_type", required=True),
+        ksp_type=ksp_type,
         pc_type=table.choice("pc_type", PRECONDITIONERS),
         rtol=table.real("rtol", above=0, below=1),
         atol=table.real("atol", at_least=0),
@@ -1122,6 +1150,7 @@ def _read_petsc_options(value: Any) -> dict[str, str | int | float | bool]:
             )
         if key in options:
             raise ConfigError(f"{where} sets {key} twice")
+        check_option(where, key, option)
         options[key] = option
     return options
 
@@ -1155,7 +1184,7 @@ def _read_output(data: Any) -> OutputConfig:
         every=table.integer("every", at_least=1),
         fields=tuple(fields),
         checkpoint_every=table.integer("checkpoint_every", at_least=0),
-        seed=table.integer("seed", at_least=0),
+        seed=table.integer("seed", at_least=0, at_most=MAX_SEED),
         compression=_compression(table),
     )
 

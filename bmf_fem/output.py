@@ -43,8 +43,29 @@ METRIC_COLUMNS = (
 )
 
 
+VIRTUAL_FILESYSTEMS = ("/proc", "/sys", "/dev")
+
+
+def check_run_directory(path: Path) -> None:
+    """Refuse a run directory that cannot be made: a file, or under an unwritable parent."""
+    where = f"output directory {path} (--out or output.dir)"
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{where} names an existing file; give a directory")
+    parent = path.absolute()
+    while not parent.exists():
+        parent = parent.parent
+    resolved = str(parent.resolve())
+    if any(resolved == top or resolved.startswith(top + "/") for top in VIRTUAL_FILESYSTEMS):
+        raise ConfigError(f"{where} is on {resolved}, a virtual file system; give a real directory")
+    if not parent.is_dir():
+        raise ConfigError(f"{where} cannot be made: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"{where} cannot be made: {parent} is not writable")
+
+
 def refuse_old_results(path: Path, force: bool) -> list[str]:
     """The result files already in ``path``; an error unless ``force``."""
+    check_run_directory(path)
     existing = [name for name in (*RESULT_FILES, CHECKPOINT_DIR) if (path / name).exists()]
     if existing and not force:
         raise ConfigError(

@@ -89,9 +89,17 @@ def load_sweep(path: str | Path, out: str | Path | None = None) -> Sweep:
     """Read and check a sweep file; ConfigError names the key and what would be valid."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"sweep file {path} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"sweep file {path} is a directory; give a TOML file") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"sweep file {path} is not UTF-8 text ({error}); give a TOML file"
+        ) from None
+    except OSError as error:
+        raise ConfigError(f"sweep file {path} cannot be read: {error.strerror}") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path} is not valid TOML: {error}") from None
     unknown = [key for key in data if key not in SWEEP_KEYS]
@@ -108,6 +116,9 @@ def load_sweep(path: str | Path, out: str | Path | None = None) -> Sweep:
         if not base.is_file():
             raise ConfigError(f"{path}: base = {data['base']!r}: {base} does not exist")
     out_dir = Path(out) if out is not None else here / str(data.get("out", path.stem))
+    from bmf_fem.output import check_run_directory
+
+    check_run_directory(out_dir)
 
     common = _override_list(data.get("set", []), f"{path}: set")
     grid = _flatten(data.get("grid", {}), "")

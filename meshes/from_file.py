@@ -188,7 +188,26 @@ def build(session: GmshSession, p: dict[str, Any]) -> Built:
     return _convert_meshio(path, p["tags"])
 
 
+def _refuse_quoted_names(path: Path) -> None:
+    """gmsh cuts a physical name at an inner '"': refuse such a name rather than lose it."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise MeshError(f"mesh.file = {str(path)!r} cannot be read: {error.strerror}") from None
+    start, end = data.find(b"$PhysicalNames"), data.find(b"$EndPhysicalNames")
+    if start < 0 or end < start:
+        return
+    for line in data[start:end].splitlines()[2:]:
+        if line.count(b'"') > 2:
+            name = line[line.find(b'"') :].decode("utf-8", "replace")
+            raise MeshError(
+                f"mesh.file = {str(path)!r} has the region name {name}, which holds a '\"';"
+                " gmsh would cut it: rename the physical group without quotes"
+            )
+
+
 def _merge_msh(path: Path) -> Built:
+    _refuse_quoted_names(path)
     try:
         gmsh.merge(str(path))
     except Exception as error:

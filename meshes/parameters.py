@@ -292,6 +292,32 @@ def check_cell_estimate(resolved: dict[str, Any], measure: float, tdim: int) -> 
             f"mesh.h = {h:g} would give about {estimate:.2g} cells for mesh.size = "
             f"{resolved['size']:g}; use a larger h (this check stops at {MAX_ESTIMATED_CELLS:.0e})"
         )
+    available = available_memory()
+    fitting = MEMORY_MARGIN * available / BYTES_PER_CELL
+    if available and estimate > fitting:
+        largest = h * (estimate / fitting) ** (1 / tdim)
+        raise MeshError(
+            f"mesh.h = {h:g} would give about {estimate:.2g} cells, about"
+            f" {estimate * BYTES_PER_CELL / 2**30:.1f} GiB at {BYTES_PER_CELL} bytes a cell; this"
+            f" machine has {available / 2**30:.1f} GiB available (the run may use"
+            f" {MEMORY_MARGIN:.0%} of it): use mesh.h >= {largest:.3g}"
+        )
+
+
+BYTES_PER_CELL = 4096  # mesh, spaces, matrices, preconditioner and fields, rounded up
+MEMORY_MARGIN = 0.5  # the share of MemAvailable a run may take
+
+
+def available_memory() -> int:
+    """MemAvailable from /proc/meminfo in bytes; 0 when it cannot be read."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 def requirement(condition: bool, message: str) -> None:
