@@ -175,32 +175,34 @@ def command_run(args, comm) -> int:
     from bmf_fem.control import run_with_detection
     from bmf_fem.output import refuse_old_results
     from bmf_fem.parallel import print0
+    from bmf_fem.runlock import run_lock
 
     config = load(args)
     out = Path(args.out or config.output.dir)
-    if args.resume:
-        from bmf_fem.checkpoint import plan_resume
+    with run_lock(out, comm):  # before anything in the directory is written
+        if args.resume:
+            from bmf_fem.checkpoint import plan_resume
 
-        # A calibrated threshold is known only after the null runs; the run compares it.
-        calibrated = ("detect.tau_threshold",) if config.detect.calibration_runs else ()
-        plan = plan_resume(out, config, comm, ignore=calibrated)
-        if plan.kind == "finished":
-            print0(comm, f"bmf run: {out} is finished (summary.json); nothing to resume")
-            return 0
-        if plan.kind == "checkpoint":
-            state = plan.state
-            print0(
-                comm,
-                f"bmf run: resuming {out} from step {state['step']} (t = {state['t']:.6g}, "
-                f"written on {state['mpi_size']} rank(s))",
-            )
+            # A calibrated threshold is known only after the null runs; the run compares it.
+            calibrated = ("detect.tau_threshold",) if config.detect.calibration_runs else ()
+            plan = plan_resume(out, config, comm, ignore=calibrated)
+            if plan.kind == "finished":
+                print0(comm, f"bmf run: {out} is finished (summary.json); nothing to resume")
+                return 0
+            if plan.kind == "checkpoint":
+                state = plan.state
+                print0(
+                    comm,
+                    f"bmf run: resuming {out} from step {state['step']} (t = {state['t']:.6g}, "
+                    f"written on {state['mpi_size']} rank(s))",
+                )
+            else:
+                print0(comm, f"bmf run: no checkpoint in {out}; starting at t = 0")
         else:
-            print0(comm, f"bmf run: no checkpoint in {out}; starting at t = 0")
-    else:
-        refuse_old_results(out, args.force)
-    summary = run_with_detection(
-        config, out, comm, force=args.force, progress=not args.quiet, resume=args.resume
-    )
+            refuse_old_results(out, args.force)
+        summary = run_with_detection(
+            config, out, comm, force=args.force, progress=not args.quiet, resume=args.resume
+        )
     final = summary["final_metrics"]
     print0(
         comm,

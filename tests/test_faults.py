@@ -1,0 +1,49 @@
+"""Faults around a run: concurrent runs on one directory, and what each leaves."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from conftest import bmf
+from mpi4py import MPI
+from test_cli import SMALL, write_config
+
+from bmf_fem.runlock import LOCK_FILE, DirectoryInUseError, run_lock
+
+
+def test_a_held_directory_is_refused_naming_its_holder(tmp_path):
+    config = write_config(tmp_path, SMALL)
+    out = tmp_path / "out"
+    with run_lock(out, MPI.COMM_SELF):
+        result = bmf("run", str(config), "--out", str(out), "--quiet", "--resume")
+        assert result.returncode == 2, result.stderr
+        assert f"in use by pid {os.getpid()}" in result.stderr
+        assert "Traceback" not in result.stderr
+        assert sorted(p.name for p in out.iterdir()) == [LOCK_FILE]
+        with pytest.raises(DirectoryInUseError, match="since"), run_lock(out, MPI.COMM_SELF):
+            pass
+    result = bmf("run", str(config), "--out", str(out), "--quiet", "--no-plots")
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_lock_file_of_a_dead_process_is_not_a_lock(tmp_path):
+    config = write_config(tmp_path, SMALL)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / LOCK_FILE).write_text(json.dumps({"pid": 999999, "host": "x", "since": "then"}))
+    result = bmf("run", str(config), "--out", str(out), "--quiet", "--no-plots")
+    assert result.returncode == 0, result.stderr
+    assert len((out / "metrics.csv").read_text().splitlines()) == 7
+
+
+@pytest.mark.slow
+def test_a_held_directory_stops_every_rank_under_mpirun(tmp_path):
+    config = write_config(tmp_path, SMALL)
+    out = tmp_path / "out"
+    with run_lock(out, MPI.COMM_SELF):
+        result = bmf("run", str(config), "--out", str(out), "--quiet", "--resume", n=2)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("in use by pid") == 1
+    assert not (out / "metrics.csv").exists()
