@@ -90,6 +90,14 @@ class Checkpointable(Protocol):
     def restore_checkpoint(self, state: CheckpointState) -> None: ...
 
 
+class SecondSignal(KeyboardInterrupt):
+    """A second stop signal: the run stops at once, keeping its last complete checkpoint."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        super().__init__(signal.Signals(signum).name)
+
+
 class RunInterruptedError(Exception):
     """A stop signal ended a run at a step boundary, after a final checkpoint."""
 
@@ -405,8 +413,15 @@ def write_checkpoint(
     """Write the state of every component as checkpoint ``step-<meta['step']>`` (collective).
 
     Returns the checkpoint directory. The previous checkpoint stays usable until the
-    new one is complete, then it is removed.
+    new one is complete, then it is removed. A second stop signal waits for the end.
     """
+    with _active.deferred() if _active is not None else contextlib.nullcontext():
+        return _write_checkpoint(run_dir, components, meta, mesh)
+
+
+def _write_checkpoint(
+    run_dir: Path, components: dict[str, Checkpointable], meta: dict, mesh
+) -> Path:
     adios2, adios4dolfinx = _adios()
     comm = mesh.comm
     directory = Path(run_dir) / CHECKPOINT_DIR
@@ -616,19 +631,31 @@ class StopSignals:
 
     Open MPI's mpirun kills the ranks itself on SIGTERM/SIGINT but forwards SIGUSR1,
     so ``kill -USR1 <mpirun>`` is the graceful stop under it (docs/batch.md). A second
-    signal while the first is pending raises KeyboardInterrupt at once.
+    signal while the first is pending raises SecondSignal at once, except while a
+    checkpoint is written (``deferred``): then the checkpoint is completed first and
+    the run stops at its step boundary as for the first signal.
     """
 
     SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
 
     def __init__(self):
         self.received = 0
+        self.deferring = 0
         self.previous: dict[int, Any] = {}
 
     def _handler(self, signum, frame) -> None:
-        if self.received:
-            raise KeyboardInterrupt
-        self.received = signum
+        if self.received and not self.deferring:
+            raise SecondSignal(signum)
+        self.received = self.received or signum
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        """A second signal does not interrupt the block (a checkpoint being written)."""
+        self.deferring += 1
+        try:
+            yield
+        finally:
+            self.deferring -= 1
 
     def install(self) -> bool:
         if threading.current_thread() is not threading.main_thread():

@@ -18,7 +18,7 @@ def main(argv: list[str] | None, comm) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    from bmf_fem.checkpoint import RunInterruptedError
+    from bmf_fem.checkpoint import RunInterruptedError, SecondSignal
     from bmf_fem.errors import ConfigError
     from bmf_fem.meshes import MeshError
     from bmf_fem.movie import MovieError
@@ -38,6 +38,14 @@ def main(argv: list[str] | None, comm) -> int:
         if comm.rank == 0:
             print(f"bmf {args.command}: {error}", file=sys.stderr, flush=True)
         return error.exit_code
+    except SecondSignal as error:
+        print(
+            f"bmf {args.command}: stopped at once by a second {error} (rank {comm.rank}); "
+            "the last complete checkpoint is kept, continue with --resume",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 128 + error.signum
 
 
 def add_overrides(parser: argparse.ArgumentParser) -> None:

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 from conftest import bmf
 from mpi4py import MPI
 from test_cli import SMALL, write_config
 
+from bmf_fem.checkpoint import SecondSignal, StopSignals
 from bmf_fem.runlock import LOCK_FILE, DirectoryInUseError, run_lock
 
 
@@ -47,3 +52,49 @@ def test_a_held_directory_stops_every_rank_under_mpirun(tmp_path):
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("in use by pid") == 1
     assert not (out / "metrics.csv").exists()
+
+
+def test_a_second_signal_waits_for_a_checkpoint_being_written():
+    stop = StopSignals()
+    assert stop.install()
+    try:
+        with stop.deferred():
+            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), signal.SIGINT)
+        assert stop.received == signal.SIGTERM
+        with pytest.raises(SecondSignal):
+            os.kill(os.getpid(), signal.SIGTERM)
+    finally:
+        stop.uninstall()
+
+
+@pytest.mark.slow
+def test_two_sigterms_a_millisecond_apart_stop_cleanly_and_resume(tmp_path):
+    config = write_config(tmp_path, SMALL)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "bmf_fem", "run", str(config), "--out", str(out)]
+    command += ["--quiet", "--no-plots", "--set", "time.t_end=200"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (out / "metrics.csv").is_file() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    time.sleep(0.001)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 143, stderr
+    assert "Traceback" not in stderr
+    assert not list((out / "checkpoint").glob("*.partial"))
+    resumed = bmf(
+        "run",
+        str(config),
+        "--out",
+        str(out),
+        "--quiet",
+        "--no-plots",
+        "--resume",
+        "--set",
+        "time.t_end=200",
+    )
+    assert resumed.returncode == 0, resumed.stderr
