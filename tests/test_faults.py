@@ -98,3 +98,47 @@ def test_two_sigterms_a_millisecond_apart_stop_cleanly_and_resume(tmp_path):
         "time.t_end=200",
     )
     assert resumed.returncode == 0, resumed.stderr
+
+
+def _finished_then_reopened(tmp_path):
+    """A finished run with checkpoints every 3 steps, summary.json removed."""
+    config = write_config(tmp_path, SMALL)
+    out = tmp_path / "out"
+    extra = ("--quiet", "--no-plots", "--set", "output.checkpoint_every=3")
+    result = bmf("run", str(config), "--out", str(out), *extra)
+    assert result.returncode == 0, result.stderr
+    reference = (out / "metrics.csv").read_text().splitlines()
+    (out / "summary.json").unlink()
+    newest, older = sorted((out / "checkpoint").glob("step-*"), reverse=True)
+    return config, out, extra, reference, newest, older
+
+
+def _last_row(lines: list[str]) -> dict[str, float]:
+    """The last metrics row without its wall time."""
+    names = lines[0].split(",")
+    row = dict(zip(names, lines[-1].split(","), strict=True))
+    return {name: float(value) for name, value in row.items() if value and name != "wall_s"}
+
+
+def test_a_damaged_newest_checkpoint_falls_back_to_the_older(tmp_path):
+    config, out, extra, reference, newest, older = _finished_then_reopened(tmp_path)
+    state = newest / "state.json"
+    state.write_text(state.read_text()[:100])
+    result = bmf("run", str(config), "--out", str(out), "--resume", *extra)
+    assert result.returncode == 0, result.stderr
+    assert "warning" in result.stderr and str(state) in result.stderr
+    assert f"from step {int(older.name.split('-')[1])}" in result.stdout + result.stderr
+    resumed = (out / "metrics.csv").read_text().splitlines()
+    assert len(resumed) == len(reference)
+    assert _last_row(resumed) == pytest.approx(_last_row(reference), rel=1e-6, abs=1e-9)
+
+
+def test_no_readable_checkpoint_is_refused_naming_the_files(tmp_path):
+    config, out, extra, _, newest, older = _finished_then_reopened(tmp_path)
+    (newest / "functions.bp" / "data.0").unlink()
+    (older / "state.json").write_text("{")
+    result = bmf("run", str(config), "--out", str(out), "--resume", *extra)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert str(newest / "functions.bp" / "data.0") in result.stderr
+    assert str(older) in result.stderr
