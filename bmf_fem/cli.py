@@ -8,6 +8,23 @@ from pathlib import Path
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
+EXIT_DISK_FULL = 3  # no space left on device; the last complete checkpoint is kept
+
+
+def disk_full_file(error: BaseException) -> str | None:
+    """The file a write failed on for lack of space ("" when unknown); None otherwise."""
+    import errno
+    import re
+
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return str(error.filename or "")
+    text = str(error)
+    if isinstance(error, RuntimeError) and (
+        "No space left on device" in text or "errno 28" in text.lower()
+    ):
+        match = re.search(r"(/[^\s'\"]+)", text)
+        return match.group(1) if match else ""
+    return None
 
 
 def main(argv: list[str] | None, comm) -> int:
@@ -34,6 +51,17 @@ def main(argv: list[str] | None, comm) -> int:
         if comm.rank == 0:
             print(f"bmf {args.command}: failed: {error}", file=sys.stderr, flush=True)
         return EXIT_FAILED
+    except (OSError, RuntimeError) as error:
+        where = disk_full_file(error)
+        if where is None:
+            raise
+        print(
+            f"bmf {args.command}: error: no space left on device while writing "
+            f"{where or 'the output'} (rank {comm.rank}); the last complete checkpoint is kept",
+            file=sys.stderr,
+            flush=True,
+        )
+        return EXIT_DISK_FULL
     except RunInterruptedError as error:
         if comm.rank == 0:
             print(f"bmf {args.command}: {error}", file=sys.stderr, flush=True)

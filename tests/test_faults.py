@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -142,3 +143,31 @@ def test_no_readable_checkpoint_is_refused_naming_the_files(tmp_path):
     assert "Traceback" not in result.stderr
     assert str(newest / "functions.bp" / "data.0") in result.stderr
     assert str(older) in result.stderr
+
+
+DISK_FULL = [
+    OSError(errno.ENOSPC, "No space left on device", "out/metrics.csv"),
+    RuntimeError(
+        "[ADIOS2 EXCEPTION] <Toolkit> <transport::file::FilePOSIX> <Write> : couldn't write "
+        "to file /x/out/checkpoint/step-000000004.partial/functions.bp/data.0 "
+        "No space left on device, errno 28"
+    ),
+]
+
+
+@pytest.mark.parametrize("error", DISK_FULL, ids=["oserror", "adios2"])
+def test_disk_full_exits_3_naming_the_file(tmp_path, monkeypatch, capsys, error):
+    """Injected: the error a full disk gives, raised where the run writes."""
+    import bmf_fem.control
+    from bmf_fem import cli
+
+    def full(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(bmf_fem.control, "run_with_detection", full)
+    config = write_config(tmp_path, SMALL)
+    code = cli.main(["run", str(config), "--out", str(tmp_path / "out"), "--quiet"], MPI.COMM_SELF)
+    assert code == cli.EXIT_DISK_FULL == 3
+    message = capsys.readouterr().err
+    assert "no space left on device while writing" in message
+    assert ("metrics.csv" if isinstance(error, OSError) else "data.0") in message
