@@ -171,3 +171,34 @@ def test_disk_full_exits_3_naming_the_file(tmp_path, monkeypatch, capsys, error)
     message = capsys.readouterr().err
     assert "no space left on device while writing" in message
     assert ("metrics.csv" if isinstance(error, OSError) else "data.0") in message
+
+
+@pytest.mark.slow
+def test_a_real_full_disk_exits_3_and_keeps_a_checkpoint(tmp_path):
+    """A 400 kB tmpfs (needs root in a private mount namespace: containers/run)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "none", str(disk)])
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        config = write_config(tmp_path, SMALL)
+        out = disk / "out"
+        result = bmf(
+            "run",
+            str(config),
+            "--out",
+            str(out),
+            "--quiet",
+            "--no-plots",
+            "--set",
+            "output.checkpoint_every=2",
+            "--set",
+            "time.t_end=3",
+        )
+        assert result.returncode == 3, result.stderr
+        assert "no space left on device while writing" in result.stderr
+        assert "Traceback" not in result.stderr
+        assert list((out / "checkpoint").glob("step-*[0-9]"))
+    finally:
+        subprocess.run(["umount", str(disk)])
