@@ -4,6 +4,7 @@ Layout in the run directory::
 
     checkpoint/
         mesh.bp/                the mesh in its input order (adios4dolfinx), written once
+        step-000000100/         the previous complete checkpoint (the fallback)
         step-000000200/         the newest complete checkpoint; older ones are removed
             functions.bp/       every dof-based array, in input order (adios4dolfinx),
                                 the functions of one space stacked as one blocked
@@ -58,6 +59,7 @@ import os
 import re
 import shutil
 import signal
+import sys
 import threading
 import weakref
 from collections.abc import Iterator
@@ -73,6 +75,7 @@ from bmf_fem.errors import ConfigError
 
 CHECKPOINT_DIR = "checkpoint"
 FORMAT_VERSION = 1
+KEEP_CHECKPOINTS = 2  # the newest two: resume falls back to the older when the newer is damaged
 _STEP_DIR = re.compile(r"^step-(\d+)$")
 
 
@@ -88,6 +91,14 @@ class Checkpointable(Protocol):
     def checkpoint_state(self) -> CheckpointState: ...
 
     def restore_checkpoint(self, state: CheckpointState) -> None: ...
+
+
+class SecondSignal(KeyboardInterrupt):
+    """A second stop signal: the run stops at once, keeping its last complete checkpoint."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        super().__init__(signal.Signals(signum).name)
 
 
 class RunInterruptedError(Exception):
@@ -337,6 +348,34 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return max(found)[1] if found else None
 
 
+def complete_checkpoints(run_dir: Path) -> list[Path]:
+    """The complete checkpoints in ``run_dir``, newest first (rank-local look)."""
+    directory = Path(run_dir) / CHECKPOINT_DIR
+    if not directory.is_dir():
+        return []
+    found = []
+    for entry in directory.iterdir():
+        match = _STEP_DIR.match(entry.name)
+        if match and (entry / "state.json").is_file():
+            found.append((int(match.group(1)), entry))
+    return [entry for _, entry in sorted(found, reverse=True)]
+
+
+def _readable_state(checkpoint: Path) -> dict:
+    """``state.json`` of a checkpoint whose data files are all there; OSError/ValueError."""
+    path = checkpoint / "state.json"
+    try:
+        state = json.loads(path.read_text())
+    except ValueError as error:
+        raise ValueError(f"{path} cannot be read ({error})") from None
+    if not isinstance(state, dict) or "config" not in state:
+        raise ValueError(f"{checkpoint / 'state.json'} is incomplete")
+    data = checkpoint / "functions.bp" / "data.0"
+    if not data.is_file() or data.stat().st_size == 0:
+        raise FileNotFoundError(f"{data} is missing or empty")
+    return state
+
+
 @dataclass
 class ResumePlan:
     """What ``--resume`` does in a run directory.
@@ -376,12 +415,28 @@ def _plan_resume(run_dir: Path, config, ignore: tuple[str, ...]) -> ResumePlan:
         stored = summary.get("config", {})
         require_same_config(stored, config, "the finished run", run_dir, ignore)
         return ResumePlan("finished", summary=summary)
-    latest = latest_checkpoint(run_dir)
-    if latest is not None:
-        state = json.loads((latest / "state.json").read_text())
+    checkpoints = complete_checkpoints(run_dir)
+    problems = []
+    for checkpoint in checkpoints:
+        try:
+            state = _readable_state(checkpoint)
+        except (OSError, ValueError) as error:
+            problems.append(str(error))
+            continue
+        for problem in problems:
+            print(
+                f"bmf: warning: {problem}; resuming from the older checkpoint {checkpoint.name}",
+                file=sys.stderr,
+                flush=True,
+            )
         require_same_config(state["config"], config, "its checkpoint", run_dir, ignore)
-        state["path"] = str(latest)
+        state["path"] = str(checkpoint)
         return ResumePlan("checkpoint", state=state)
+    if problems:
+        raise ConfigError(
+            f"cannot resume {run_dir}: no checkpoint can be read ({'; '.join(problems)}); "
+            "run with --force to start again"
+        )
     written = run_dir / "config.toml"
     if written.is_file():
         import tomllib
@@ -405,8 +460,15 @@ def write_checkpoint(
     """Write the state of every component as checkpoint ``step-<meta['step']>`` (collective).
 
     Returns the checkpoint directory. The previous checkpoint stays usable until the
-    new one is complete, then it is removed.
+    new one is complete, then it is removed. A second stop signal waits for the end.
     """
+    with _active.deferred() if _active is not None else contextlib.nullcontext():
+        return _write_checkpoint(run_dir, components, meta, mesh)
+
+
+def _write_checkpoint(
+    run_dir: Path, components: dict[str, Checkpointable], meta: dict, mesh
+) -> Path:
     adios2, adios4dolfinx = _adios()
     comm = mesh.comm
     directory = Path(run_dir) / CHECKPOINT_DIR
@@ -464,9 +526,8 @@ def write_checkpoint(
         _sync_tree(partial)
         os.replace(partial, final)
         _sync_directory(directory)
-        for entry in directory.iterdir():
-            if _STEP_DIR.match(entry.name) and entry != final:
-                shutil.rmtree(entry, ignore_errors=True)
+        for entry in complete_checkpoints(run_dir)[KEEP_CHECKPOINTS:]:
+            shutil.rmtree(entry, ignore_errors=True)
     comm.barrier()
     return final
 
@@ -616,19 +677,31 @@ class StopSignals:
 
     Open MPI's mpirun kills the ranks itself on SIGTERM/SIGINT but forwards SIGUSR1,
     so ``kill -USR1 <mpirun>`` is the graceful stop under it (docs/batch.md). A second
-    signal while the first is pending raises KeyboardInterrupt at once.
+    signal while the first is pending raises SecondSignal at once, except while a
+    checkpoint is written (``deferred``): then the checkpoint is completed first and
+    the run stops at its step boundary as for the first signal.
     """
 
     SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
 
     def __init__(self):
         self.received = 0
+        self.deferring = 0
         self.previous: dict[int, Any] = {}
 
     def _handler(self, signum, frame) -> None:
-        if self.received:
-            raise KeyboardInterrupt
-        self.received = signum
+        if self.received and not self.deferring:
+            raise SecondSignal(signum)
+        self.received = self.received or signum
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        """A second signal does not interrupt the block (a checkpoint being written)."""
+        self.deferring += 1
+        try:
+            yield
+        finally:
+            self.deferring -= 1
 
     def install(self) -> bool:
         if threading.current_thread() is not threading.main_thread():

@@ -8,6 +8,23 @@ from pathlib import Path
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
+EXIT_DISK_FULL = 3  # no space left on device; the last complete checkpoint is kept
+
+
+def disk_full_file(error: BaseException) -> str | None:
+    """The file a write failed on for lack of space ("" when unknown); None otherwise."""
+    import errno
+    import re
+
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return str(error.filename or "")
+    text = str(error)
+    if isinstance(error, RuntimeError) and (
+        "No space left on device" in text or "errno 28" in text.lower()
+    ):
+        match = re.search(r"(/[^\s'\"]+)", text)
+        return match.group(1) if match else ""
+    return None
 
 
 def main(argv: list[str] | None, comm) -> int:
@@ -18,7 +35,7 @@ def main(argv: list[str] | None, comm) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    from bmf_fem.checkpoint import RunInterruptedError
+    from bmf_fem.checkpoint import RunInterruptedError, SecondSignal
     from bmf_fem.errors import ConfigError
     from bmf_fem.meshes import MeshError
     from bmf_fem.movie import MovieError
@@ -34,10 +51,29 @@ def main(argv: list[str] | None, comm) -> int:
         if comm.rank == 0:
             print(f"bmf {args.command}: failed: {error}", file=sys.stderr, flush=True)
         return EXIT_FAILED
+    except (OSError, RuntimeError) as error:
+        where = disk_full_file(error)
+        if where is None:
+            raise
+        print(
+            f"bmf {args.command}: error: no space left on device while writing "
+            f"{where or 'the output'} (rank {comm.rank}); the last complete checkpoint is kept",
+            file=sys.stderr,
+            flush=True,
+        )
+        return EXIT_DISK_FULL
     except RunInterruptedError as error:
         if comm.rank == 0:
             print(f"bmf {args.command}: {error}", file=sys.stderr, flush=True)
         return error.exit_code
+    except SecondSignal as error:
+        print(
+            f"bmf {args.command}: stopped at once by a second {error} (rank {comm.rank}); "
+            "the last complete checkpoint is kept, continue with --resume",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 128 + error.signum
 
 
 def add_overrides(parser: argparse.ArgumentParser) -> None:
@@ -175,32 +211,34 @@ def command_run(args, comm) -> int:
     from bmf_fem.control import run_with_detection
     from bmf_fem.output import refuse_old_results
     from bmf_fem.parallel import print0
+    from bmf_fem.runlock import run_lock
 
     config = load(args)
     out = Path(args.out or config.output.dir)
-    if args.resume:
-        from bmf_fem.checkpoint import plan_resume
+    with run_lock(out, comm):  # before anything in the directory is written
+        if args.resume:
+            from bmf_fem.checkpoint import plan_resume
 
-        # A calibrated threshold is known only after the null runs; the run compares it.
-        calibrated = ("detect.tau_threshold",) if config.detect.calibration_runs else ()
-        plan = plan_resume(out, config, comm, ignore=calibrated)
-        if plan.kind == "finished":
-            print0(comm, f"bmf run: {out} is finished (summary.json); nothing to resume")
-            return 0
-        if plan.kind == "checkpoint":
-            state = plan.state
-            print0(
-                comm,
-                f"bmf run: resuming {out} from step {state['step']} (t = {state['t']:.6g}, "
-                f"written on {state['mpi_size']} rank(s))",
-            )
+            # A calibrated threshold is known only after the null runs; the run compares it.
+            calibrated = ("detect.tau_threshold",) if config.detect.calibration_runs else ()
+            plan = plan_resume(out, config, comm, ignore=calibrated)
+            if plan.kind == "finished":
+                print0(comm, f"bmf run: {out} is finished (summary.json); nothing to resume")
+                return 0
+            if plan.kind == "checkpoint":
+                state = plan.state
+                print0(
+                    comm,
+                    f"bmf run: resuming {out} from step {state['step']} (t = {state['t']:.6g}, "
+                    f"written on {state['mpi_size']} rank(s))",
+                )
+            else:
+                print0(comm, f"bmf run: no checkpoint in {out}; starting at t = 0")
         else:
-            print0(comm, f"bmf run: no checkpoint in {out}; starting at t = 0")
-    else:
-        refuse_old_results(out, args.force)
-    summary = run_with_detection(
-        config, out, comm, force=args.force, progress=not args.quiet, resume=args.resume
-    )
+            refuse_old_results(out, args.force)
+        summary = run_with_detection(
+            config, out, comm, force=args.force, progress=not args.quiet, resume=args.resume
+        )
     final = summary["final_metrics"]
     print0(
         comm,

@@ -448,6 +448,18 @@ def run_sweep(
 
 def _run_case(sweep: Sweep, case: Case, comm: MPI.Comm, expected: str | None) -> str:
     """Run (or resume) one case on ``comm``; record a failure; a line for the log."""
+
+    from bmf_fem.runlock import DirectoryInUseError, run_lock
+
+    directory = sweep.out / case.name
+    try:
+        with run_lock(directory, comm):
+            return _run_locked_case(sweep, case, comm, expected)
+    except DirectoryInUseError as error:
+        return f"skipped: {error}"
+
+
+def _run_locked_case(sweep: Sweep, case: Case, comm: MPI.Comm, expected: str | None) -> str:
     from bmf_fem.checkpoint import RunInterruptedError
     from bmf_fem.config import load_config
     from bmf_fem.control import run_with_detection

@@ -184,7 +184,9 @@ def test_kill_9_after_a_checkpoint_then_resume_equals_the_uninterrupted_run(
     killed = killed_run(config_file, out)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     checkpoints = out / "checkpoint"
-    assert sorted(p.name for p in checkpoints.iterdir()) == ["mesh.bp", "step-000000020"]
+    assert sorted(p.name for p in checkpoints.iterdir())[0] == "mesh.bp"
+    assert sorted(p.name for p in checkpoints.iterdir())[-1] == "step-000000020"
+    assert len(list(checkpoints.glob("step-*"))) <= 2
     assert not (out / "summary.json").exists()
     # The kill left rows and fields written after the checkpoint, and a readable h5.
     assert read_metrics(out)[-1]["step"] == "24"
@@ -258,7 +260,7 @@ def test_sigterm_writes_a_checkpoint_the_run_resumes_from(config_file, reference
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 128 + signal.SIGTERM, stderr
     assert "stopped by SIGTERM at step" in stderr and "--resume" in stderr
-    (checkpoint,) = (out / "checkpoint").glob("step-*")
+    checkpoint = max((out / "checkpoint").glob("step-*"))
     stopped_at = int(checkpoint.name.split("-")[1])
     assert 8 <= stopped_at < 400
     assert not (out / "summary.json").exists()
