@@ -24,7 +24,26 @@ def disk_full_file(error: BaseException) -> str | None:
     ):
         match = re.search(r"(/[^\s'\"]+)", text)
         return match.group(1) if match else ""
+    # Writers that do not pass errno on (ADIOS2: "couldn't close file F"): the file
+    # system of the file they name has no space left.
+    named = getattr(error, "filename", None) or next(iter(re.findall(r"(/[^\s'\",]+)", text)), None)
+    if isinstance(error, OSError | RuntimeError) and named:
+        return named if _full(named) else None
     return None
+
+
+def _full(path: str) -> bool:
+    """Whether the file system holding ``path`` (or its nearest existing parent) is full."""
+    import os
+
+    place = Path(path)
+    while not place.exists() and place != place.parent:
+        place = place.parent
+    try:
+        stat = os.statvfs(place)
+    except OSError:
+        return False
+    return stat.f_bavail * stat.f_frsize < 64 * 1024
 
 
 def main(argv: list[str] | None, comm) -> int:
@@ -209,12 +228,13 @@ def load(args) -> object:
 
 def command_run(args, comm) -> int:
     from bmf_fem.control import run_with_detection
-    from bmf_fem.output import refuse_old_results
+    from bmf_fem.output import check_run_directory, refuse_old_results
     from bmf_fem.parallel import print0
     from bmf_fem.runlock import run_lock
 
     config = load(args)
     out = Path(args.out or config.output.dir)
+    check_run_directory(out)
     with run_lock(out, comm):  # before anything in the directory is written
         if args.resume:
             from bmf_fem.checkpoint import plan_resume
