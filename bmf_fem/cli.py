@@ -418,6 +418,7 @@ def command_check(args, comm) -> int:
     from bmf_fem.resolution import configured_cell_size, resolution_warnings
 
     config = load(args)
+    check_region_names(config, comm)
     print0(
         comm,
         f"{args.config}: valid ({len(config.inputs)} input(s), "
@@ -430,6 +431,24 @@ def command_check(args, comm) -> int:
     for message in resolution_warnings(config, cell_size):
         print0(comm, f"bmf check: warning: {message}", file=sys.stderr)
     return 0
+
+
+def check_region_names(config, comm) -> None:
+    """Build the mesh when the configuration names regions, and refuse names it lacks."""
+    from bmf_fem.errors import ConfigError
+    from bmf_fem.meshes import MeshError, build_mesh
+
+    named = [(f"input.{i}.region", item.region) for i, item in enumerate(config.inputs)]
+    named += [(f"perturbation.{i}.region", p.region) for i, p in enumerate(config.perturbations)]
+    named = [(key, name) for key, name in named if name]
+    if not named:
+        return
+    mesh_data = build_mesh(config.mesh.kind, dict(config.mesh.params), comm)
+    for key, name in named:
+        try:
+            mesh_data.region_values(name)
+        except MeshError as error:
+            raise ConfigError(f"{key}: {error}") from None
 
 
 def command_convergence(args, comm) -> int:

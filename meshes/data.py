@@ -60,8 +60,9 @@ class MeshData:
         if name in groups:
             return groups[name]
         what = "facet" if facets else "cell"
-        known = ", ".join(sorted([*regions, *groups])) or "none"
-        raise MeshError(f"the mesh has no {what} region {name!r}; it has: {known}")
+        raise MeshError(
+            f"the mesh has no {what} region {name!r}; {_choices(name, [*regions, *groups])}"
+        )
 
     def region_names(self, facets: bool = False) -> list[str]:
         """All names usable in `region_values`: regions first, then groups."""
@@ -76,6 +77,20 @@ class MeshData:
     def facets(self, name: str) -> np.ndarray:
         """Local indices of the facets of a facet region or group."""
         return _find(self.facet_tags, self.region_values(name, facets=True))
+
+
+def _choices(name: str, known: list[str], shown: int = 8) -> str:
+    """The closest names to ``name`` and a short list of the rest."""
+    import difflib
+
+    if not known:
+        return "it has none"
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
+    names = sorted(known)
+    listed = ", ".join(names[:shown])
+    more = f", ... ({len(names)} in all; summary.json lists them)" if len(names) > shown else ""
+    return f"{hint}it has: {listed}{more}"
 
 
 def _find(tags: dolfinx.mesh.MeshTags | None, values: tuple[int, ...]) -> np.ndarray:

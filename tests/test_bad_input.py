@@ -333,3 +333,21 @@ def test_an_h_too_small_for_the_memory_is_refused_at_check(tmp_path, capsys, mon
     config.write_text('[mesh]\nkind = "box"\ndim = 2\nh = 0.0004\n')
     error = _refused(["check", str(config)], capsys, tmp_path / "out", "mesh.h", "GiB")
     assert "use mesh.h >=" in error
+
+
+@pytest.mark.parametrize("command", ["check", "run"])
+@pytest.mark.parametrize(
+    ("section", "key"), [("input", "input.0.region"), ("perturbation", "perturbation.0.region")]
+)
+def test_a_region_the_mesh_lacks_is_refused_with_close_names(
+    tmp_path, capsys, command, section, key
+):
+    config = tmp_path / "web.toml"
+    extra = 'kind = "reset"\n' if section == "perturbation" else 'profile = "region"\n'
+    config.write_text(
+        f'[mesh]\nkind = "web"\n[time]\nt_end = 0.2\n[[{section}]]\n{extra}region = "spoke_99"\n'
+    )
+    out = tmp_path / "out"
+    argv = [command, str(config)] + (["--out", str(out), "--quiet"] if command == "run" else [])
+    error = _refused(argv, capsys, out, key, "'spoke_99'", "did you mean 'spoke_9'")
+    assert "in all" in error and len(error) < 600
