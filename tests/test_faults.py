@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from conftest import bmf
@@ -202,3 +203,37 @@ def test_a_real_full_disk_exits_3_and_keeps_a_checkpoint(tmp_path):
         assert list((out / "checkpoint").glob("step-*[0-9]"))
     finally:
         subprocess.run(["umount", str(disk)])
+
+
+@pytest.mark.parametrize("signum", [signal.SIGUSR1, signal.SIGTERM, signal.SIGINT])
+def test_a_stop_signal_during_setup_ends_with_a_message(tmp_path, signum):
+    """Before the time loop (imports, mesh, set-up) a stop signal ends the program with a
+    message and exit 128 + N, not silently (SIGUSR1's default) or with a traceback."""
+    config = write_config(tmp_path, '[mesh]\nkind = "box"\ndim = 2\nh = 0.003\n')
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bmf_fem", "run", str(config), "--out", str(tmp_path / "o")],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    # Once bmf handles SIGUSR1 (its first lines), within the imports or the mesh (seconds
+    # for h = 0.003): before step 1.
+    deadline = time.monotonic() + 60
+    while not caught(process.pid, signal.SIGUSR1) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    time.sleep(0.2)
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 128 + signum, stderr
+    assert f"stopped by {signal.Signals(signum).name} outside the time loop" in stderr
+    assert "Traceback" not in stderr
+
+
+def caught(pid: int, signum: int) -> bool:
+    """Whether process ``pid`` has a handler for ``signum`` (/proc/PID/status SigCgt)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("SigCgt:"):
+                return bool(int(line.split()[1], 16) >> (signum - 1) & 1)
+    except OSError:
+        pass
+    return False

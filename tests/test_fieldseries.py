@@ -200,8 +200,7 @@ def assert_series_is_consistent(run: Path) -> None:
 
 
 def kill_at_random(command: list[str], run: Path, rng: random.Random, env=None) -> int:
-    """Start ``command``, SIGKILL its process group at a random moment of stepping; the
-    number of metric rows there were when the kill was sent."""
+    """Start ``command``, SIGKILL it at a random moment of stepping; its exit code."""
     target = rows(run) + rng.randint(1, 30)
     process = subprocess.Popen(
         command,
@@ -215,42 +214,31 @@ def kill_at_random(command: list[str], run: Path, rng: random.Random, env=None) 
         time.sleep(0.001)
     time.sleep(rng.uniform(0.0, 0.004))
     seen = rows(run)
-    # The job and every process under it at once (mpirun's ranks are not in its
-    # process group): a node failure, not a stop.
-    job = [process.pid, *descendants(process.pid)]
-    for pid in job:
+    # The job and every process of its session at once (mpirun's ranks have process
+    # groups of their own): a node failure, not a stop.
+    for pid in session(process.pid):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     process.wait()
     deadline = time.monotonic() + 30
-    while any(alive(pid) for pid in job[1:]) and time.monotonic() < deadline:
+    while session(process.pid) and time.monotonic() < deadline:
         time.sleep(0.01)
-    return seen
+    assert seen > 0
+    return process.returncode
 
 
-def alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def descendants(root: int) -> list[int]:
-    """Every process below ``root`` (from /proc)."""
-    children: dict[int, list[int]] = {}
+def session(sid: int) -> list[int]:
+    """The live (not zombie) processes of session ``sid``, from /proc."""
+    members = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            children.setdefault(int(fields[1]), []).append(int(entry.name))
-    found, stack = [], [root]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            found.append(child)
-            stack.append(child)
-    return found
+            if int(fields[3]) == sid and fields[0] != "Z":
+                members.append(int(entry.name))
+    return members
 
 
 @pytest.mark.slow
@@ -267,12 +255,13 @@ def test_ten_random_kills_then_resumes_give_the_uninterrupted_series(tmp_path):
     for round_ in range(10):
         # Every third life runs on two ranks: resumes cross rank counts both ways.
         ranks_two = round_ % 3 == 2
-        kill_at_random(
+        killed = kill_at_random(
             (two if ranks_two else command) + (["--resume"] if round_ else []),
             run,
             rng,
             env=mpi_environment() if ranks_two else None,
         )
+        assert killed == -signal.SIGKILL, f"life {round_} ended by itself ({killed})"
         kills += 1
         assert_series_is_consistent(run)
         if (run / "summary.json").exists():
