@@ -124,7 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     again.add_argument(
         "--resume",
         action="store_true",
-        help="continue the run in the directory from its last checkpoint (same config)",
+        help="continue the run in the directory from its last checkpoint (same config; "
+        "without CONFIG, DIR/config.toml of --out DIR)",
     )
     run.add_argument("--quiet", action="store_true", help="no progress output")
     run.add_argument("--no-plots", action="store_true", help="skip the pictures in DIR/plots")
@@ -228,11 +229,19 @@ def load(args) -> object:
 
 def command_run(args, comm) -> int:
     from bmf_fem.control import run_with_detection
+    from bmf_fem.demo_table import demo_table
     from bmf_fem.output import check_run_directory, refuse_old_results
     from bmf_fem.parallel import print0
     from bmf_fem.runlock import run_lock
 
-    config = load(args)
+    stored = Path(args.out or ".") / "config.toml"
+    if args.resume and args.config is None and args.out and stored.is_file():
+        from bmf_fem.config import load_config
+
+        # The resolved configuration the run was started with (its --set included).
+        config = load_config(stored, overrides=args.overrides)
+    else:
+        config = load(args)
     out = Path(args.out or config.output.dir)
     check_run_directory(out)
     with run_lock(out, comm):  # before anything in the directory is written
@@ -256,20 +265,35 @@ def command_run(args, comm) -> int:
                 print0(comm, f"bmf run: no checkpoint in {out}; starting at t = 0")
         else:
             refuse_old_results(out, args.force)
+
+        def header(simulation) -> None:
+            dofs = simulation.model.V.dofmap.index_map.size_global
+            print0(
+                comm,
+                f"bmf run: {simulation.mesh_data.description}; {dofs} dofs per field, "
+                f"{simulation.n_steps} steps on {comm.size} rank(s)",
+            )
+
         summary = run_with_detection(
-            config, out, comm, force=args.force, progress=not args.quiet, resume=args.resume
+            config,
+            out,
+            comm,
+            force=args.force,
+            progress=not args.quiet,
+            resume=args.resume,
+            on_start=header,
         )
     final = summary["final_metrics"]
     print0(
         comm,
-        f"bmf run: {summary['mesh']}; {summary['dofs']} dofs per field, "
-        f"{summary['timings']['steps']} steps on {comm.size} rank(s)\n"
         f"bmf run: done in {summary['timings']['run_s']:.1f} s "
         f"({summary['timings']['ms_per_step']:.1f} ms/step); t={final.get('t', 0):.4g} "
         f"u_max={final.get('u_max', 0):.4g} scope={final.get('scope', 0):.4g} "
         f"expressed={final.get('expressed_fraction', 0):.3g}; "
         f"fields in {out / 'fields.xdmf'}",
     )
+    if not args.quiet:
+        print0(comm, demo_table(summary))
     if not args.no_plots:
         make_plots(out, comm)
     if args.movie:

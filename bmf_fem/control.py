@@ -47,9 +47,18 @@ def calibrate_threshold(config, comm) -> tuple[float, list[float]]:
 
 
 def run_with_detection(
-    config, out: Path, comm, force: bool = False, progress: bool = True, resume: bool = False
+    config,
+    out: Path,
+    comm,
+    force: bool = False,
+    progress: bool = True,
+    resume: bool = False,
+    on_start=None,
 ):
-    """Calibrate (if asked), run, and run the paired control (if asked); the summary."""
+    """Calibrate (if asked), run, and run the paired control (if asked); the summary.
+
+    ``on_start(simulation)`` is called once the run is set up, before its first step.
+    """
     calibration = None
     statistical = "statistical" in config.detect.detectors
     if statistical and config.detect.calibration_runs > 0:
@@ -72,6 +81,8 @@ def run_with_detection(
         resolution = summary_entries(config, simulation.mesh_data.mesh)
         for message in resolution["warnings"]:
             print0(comm, f"bmf: warning: {message}", file=sys.stderr)
+        if on_start is not None:
+            on_start(simulation)
         summary = simulation.run(out, force=force, progress=progress, resume=resume)
     finally:
         simulation.close()

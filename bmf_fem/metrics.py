@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from mpi4py import MPI
 
 from bmf_fem.parallel import global_max, global_sum
 
@@ -29,6 +30,24 @@ def compute_metrics(model, stepper, sites, scope_threshold: float) -> dict[str, 
         "ksp_its_m": its["m"],
         "ksp_its_s": its["s"],
     }
+
+
+TRACE_COLUMNS = ("t", "u_max", "phi_max", "scope", "active_fraction")
+
+
+def trace_row(model, stepper, sites, scope_threshold: float) -> tuple[float, ...]:
+    """The scalars the run's results come from (TRACE_COLUMNS), taken after every step:
+    peaks and onsets then do not depend on how often metrics.csv gets a row."""
+    comm = model.comm
+    n = stepper.n_owned
+    memory = model.M.x.array[:n]
+    local_max = np.array(
+        [model.u.x.array[:n].max(initial=-np.inf), model.phi.x.array[:n].max(initial=-np.inf)]
+    )
+    maxima = np.empty(2)
+    comm.Allreduce(local_max, maxima, op=MPI.MAX)
+    scope = global_sum(comm, stepper.lumped[:n][memory > scope_threshold].sum())
+    return (stepper.t, float(maxima[0]), float(maxima[1]), scope, sites.active_fraction())
 
 
 def summarise_history(rows: list[dict]) -> dict[str, float]:

@@ -34,7 +34,7 @@ from bmf_fem.fieldseries import FieldWriter
 from bmf_fem.inputs import build_inputs, input_rate
 from bmf_fem.linalg import SolverError
 from bmf_fem.meshes import build_mesh
-from bmf_fem.metrics import compute_metrics, summarise_history
+from bmf_fem.metrics import TRACE_COLUMNS, compute_metrics, summarise_history, trace_row
 from bmf_fem.model import BmfModel
 from bmf_fem.noise import NoiseSource, dof_keys
 from bmf_fem.output import (
@@ -97,6 +97,7 @@ class Simulation:
         self.n_steps = max(0, math.ceil(config.time.t_end / config.time.dt - 1e-9))
         self.forcing = np.zeros_like(model.u.x.array)
         self.history: list[dict] = []
+        self.trace: list[tuple[float, ...]] = []  # TRACE_COLUMNS after every step
         self.run_seconds_before = 0.0
         self.output_seconds = 0.0  # writing the field series, in this process
         self.resumed_from: list[int] = []
@@ -123,6 +124,12 @@ class Simulation:
         self.sites.record(self.stepper.t)
         if self.detection is not None:
             self.detection.update(self.stepper.step_index, self.stepper.t)
+        self.trace.append(self.trace_row())
+
+    def trace_row(self) -> tuple[float, ...]:
+        """This step's TRACE_COLUMNS (collective)."""
+        threshold = self.config.memory.scope_threshold
+        return trace_row(self.model, self.stepper, self.sites, threshold)
 
     def metrics(self) -> dict[str, float]:
         row = {"step": self.stepper.step_index, "t": self.stepper.t}
@@ -196,6 +203,7 @@ class Simulation:
             if fields.warning:
                 print0(self.comm, f"bmf run: warning: {fields.warning}", file=sys.stderr)
             if not restoring:
+                self.trace = [self.trace_row()]
                 self._output(fields, metrics, started)
             for step in range(first, self.n_steps + 1):
                 self.step()
@@ -251,6 +259,7 @@ class Simulation:
         return CheckpointState(
             values={
                 "history": self.history,
+                "trace": self.trace,
                 "run_seconds": elapsed,
                 "resumed_from": self.resumed_from,
             }
@@ -258,6 +267,9 @@ class Simulation:
 
     def restore_checkpoint(self, state: CheckpointState) -> None:
         self.history = [dict(row) for row in state.values["history"]]
+        columns = TRACE_COLUMNS
+        rows = state.values.get("trace") or [[r[c] for c in columns] for r in self.history]
+        self.trace = [tuple(row) for row in rows]
         self.run_seconds_before = float(state.values["run_seconds"])
         self.resumed_from = list(state.values["resumed_from"])
 
@@ -332,12 +344,18 @@ class Simulation:
             },
             "final_metrics": self.history[-1] if self.history else {},
             "detection": self.detection.summary(self.comm) if self.detection else {},
-            "results": {
-                **summarise_history(self.history),
-                **build_up_report(self.history, [i.train for i in self.inputs]),
-            },
+            "results": self.results(),
             **summary_entries(self.config, self.mesh_data.mesh),
             "config": self.config.to_dict(),
+        }
+
+    def results(self) -> dict:
+        """Peaks, onsets, pulse counts and ratios, from every step (the trace)."""
+        rows = [dict(zip(TRACE_COLUMNS, row, strict=True)) for row in self.trace]
+        rows = rows or self.history
+        return {
+            **summarise_history(rows),
+            **build_up_report(rows, [i.train for i in self.inputs]),
         }
 
     def close(self) -> None:

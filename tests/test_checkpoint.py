@@ -363,3 +363,20 @@ def test_cells_sites_and_detectors_resume_exactly(tmp_path):
         + summary_ref["detection"]["statistical"]["late"]
         > 0
     )
+
+
+def test_resume_without_the_config_uses_the_stored_one_with_its_overrides(config_file, tmp_path):
+    out = tmp_path / "run"
+    script = tmp_path / "killer.py"
+    script.write_text(KILLER)
+    args = ["run", str(config_file), "--out", str(out), "--quiet", "--set", "field.D=0.06"]
+    killed = subprocess.run(
+        [sys.executable, str(script), str(KILL_AT), *args], capture_output=True, text=True
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    result = bmf("run", "--resume", "--out", str(out), "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "resuming" in result.stdout and "from step 20" in result.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["config"]["field"]["D"] == 0.06
+    assert summary["timings"]["steps"] == STEPS and summary["resumed_from"]

@@ -164,3 +164,22 @@ def test_degree_2_fields_are_written_at_the_mesh_nodes(tmp_path):
     nodes = series.points.shape[0]
     for _, reference in series.functions["u"]:
         assert read_values(out, reference).shape[0] == nodes
+
+
+def test_results_come_from_every_step_not_from_the_output_rows(tmp_path):
+    """With a row every step the rows see every peak; with a row every 7th they do not,
+    yet summary.json's results are the same."""
+    config = write_config(tmp_path, SMALL.replace("t_end = 1.0", "t_end = 3.0"))
+    results = {}
+    for every in (1, 7):
+        out = tmp_path / f"every{every}"
+        args = ["--quiet", "--no-plots", "--set", f"output.every={every}"]
+        result = bmf("run", str(config), "--out", str(out), *args)
+        assert result.returncode == 0, result.stderr
+        results[every] = json.loads((out / "summary.json").read_text())["results"]
+        rows = read_metrics(out / "metrics.csv")
+        results[every]["rows_peak"] = max(float(r["phi_max"]) for r in rows)
+    assert results[1]["rows_peak"] == pytest.approx(results[1]["peak_intensity"], rel=1e-12)
+    assert results[7]["rows_peak"] < results[7]["peak_intensity"]
+    for key in ("peak_intensity", "peak_u_max", "t_peak_u_max", "peak_scope", "pulses_first"):
+        assert results[7][key] == pytest.approx(results[1][key], rel=1e-12), key
