@@ -1,11 +1,11 @@
 """Is the mesh fine enough? The same run at (h, dt), (h/2, dt) and (h, dt/2), compared.
 
 Each headline result (the final expressed share, the peaks and the build-up numbers of
-summary.json) is shown with its relative change under each refinement; a change above
-the threshold (3 %) is flagged, a time read from output rows (the peak's time, onset
-delays) only when it also moves by more than one output interval. With dt halved,
-``output.every`` (and the other counts of steps) doubles, so the output times, and the
-peaks read from them, are the same in all three runs. The runs write no fields
+summary.json, taken after every step) is shown with its relative change under each
+refinement; a change above the threshold (3 %) is flagged, a time (the peak's time,
+onset delays) only when it also moves by more than one time step of the base run. With
+dt halved, ``output.every`` (and the other counts of steps) doubles, so metrics.csv has
+rows at the same times in all three runs. The runs write no fields
 (``output.fields = []``): only metrics.csv, summary.json and config.toml, which
 ``bmf run`` reruns with fields.
 """
@@ -105,8 +105,8 @@ def relative_change(base: float | None, refined: float | None) -> float | None:
 def compare(summaries: dict[str, dict], interval: float = 0.0) -> list[Change]:
     """The headline results of every case and their changes against the base.
 
-    ``interval`` is the time between output rows, the resolution of the times read
-    from them (``t_peak_u_max``, ``onset_delays``).
+    ``interval`` is the resolution of the times among the results (``t_peak_u_max``,
+    ``onset_delays``): the base run's time step, as results come from every step.
     """
     values = {case: headline(summaries[case]) for case in CASES}
     rows = []
@@ -143,10 +143,8 @@ def format_table(rows: list[Change], config: Config, threshold: float) -> str:
         for value, change, flag in zip(row.values[1:], row.changes, flags, strict=True):
             cells += [_number(value), _percent(change) + ("*" if flag else " ")]
         lines.append(line(row.name, cells))
-    interval = config.output.every * dt
     lines.append(
-        f"* changed by more than {threshold:g} % (a time: and by more than the output "
-        f"interval {interval:g})"
+        f"* changed by more than {threshold:g} % (a time: and by more than the time step {dt:g})"
     )
     for index, (what, key) in enumerate((("h halved", "mesh.h"), ("dt halved", "time.dt"))):
         moved = [row.name for row in rows if row.flagged(threshold)[index]]
@@ -198,7 +196,7 @@ def run_convergence(
             f"run {number}/3 ({', '.join(cases[case]) or 'as configured'}) "
             f"done in {time.perf_counter() - started:.1f} s -> {out / case}"
         )
-    rows = compare(summaries, config.output.every * config.time.dt)
+    rows = compare(summaries, config.time.dt)
     table = format_table(rows, config, threshold)
     write_text(out / "convergence.txt", table + "\n", comm)
     write_json(

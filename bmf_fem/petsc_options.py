@@ -82,6 +82,7 @@ ALLOWED: dict[str, tuple[Check, str]] = {
         "one of CLJP, Ruge-Stueben, modifiedRuge-Stueben, Falgout, PMIS, HMIS",
     ),
     "pc_hypre_boomeramg_agg_nl": (_integer, "an integer"),
+    "pc_hypre_boomeramg_print_statistics": (_integer, "an integer level (printed)"),
     "mg_levels_ksp_type": (_one_of(KSP_TYPES), f"one of {', '.join(KSP_TYPES)}"),
     "mg_levels_pc_type": (_one_of(PC_TYPES), f"one of {', '.join(PC_TYPES)}"),
     "mg_levels_ksp_max_it": (_integer, "an integer"),

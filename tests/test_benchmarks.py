@@ -1,4 +1,4 @@
-"""The peers benchmark runs, prints its table, and its solvers agree on the answer."""
+"""The benchmarks run and print their tables; the peers agree on the answer."""
 
 from __future__ import annotations
 
@@ -47,3 +47,20 @@ def test_peers_table_and_equal_accuracy():
         # the decay doubled 1.4x and 2.2x; 1.25 tells those apart.
         assert 0 < max(errors) < 0.05
         assert max(errors) / min(errors) < 1.25, (case, errors)
+
+
+def test_output_cost_prints_a_row_per_writer_and_cleans_up():
+    command = [sys.executable, str(CHECKOUT / "benchmarks" / "output_cost.py")]
+    command += ["--sizes", "6", "--outputs", "12", "--dolfinx"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    rows = {
+        line[:28].strip(): line[28:].split()
+        for line in result.stdout.splitlines()
+        if line.startswith(("bmf-fem", "dolfinx"))
+    }
+    assert set(rows) == {"bmf-fem", "bmf-fem compression on", "dolfinx XDMFFile append"}
+    for label, cells in rows.items():
+        dofs, at10, at100, *_, size = cells
+        assert dofs == "49" and float(at10) > 0 and at100 == "-", label
+        assert float(size) > 49 * 5 * 8 / 1e3 * 0.9, label  # five float64 fields
