@@ -197,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("name", nargs="?", help="demo to run (none: list them)")
     demo.add_argument("--out", help="output directory (default: bmf-out/NAME, overwritten)")
     demo.add_argument(
-        "--quick", action="store_true", help="scripted demos: coarse mesh, short times (CI)"
+        "--quick", action="store_true", help="coarse mesh (scripts: short times too); seconds"
     )
     add_overrides(demo)
     demo.add_argument("--quiet", action="store_true", help="no progress output")
@@ -324,9 +324,11 @@ def command_demo(args, comm) -> int:
     from bmf_fem.config import load_config
     from bmf_fem.control import run_with_detection
     from bmf_fem.demo_table import demo_table
-    from bmf_fem.demos import demo_description, demo_names, demo_path, scripted_names
+    from bmf_fem.demos import QUICK, demo_description, demo_names, demo_path, scripted_names
     from bmf_fem.errors import ConfigError
+    from bmf_fem.output import check_run_directory
     from bmf_fem.parallel import print0
+    from bmf_fem.runlock import run_lock
 
     names = demo_names()
     scripted = scripted_names()
@@ -334,7 +336,7 @@ def command_demo(args, comm) -> int:
         print0(comm, "scenarios (scripts; --quick for a short coarse run):")
         for name in scripted:
             print0(comm, f"  {name:<20} {demo_description(name)}")
-        print0(comm, "configurations (TOML files run by bmf run):")
+        print0(comm, "configurations (TOML files run by bmf run; --quick: a coarser mesh):")
         for name in names:
             print0(comm, f"  {name:<20} {demo_description(name)}")
         print0(comm, "run one with: bmf demo NAME")
@@ -344,11 +346,17 @@ def command_demo(args, comm) -> int:
     if args.name not in names:
         every = ", ".join([*scripted, *names])
         raise ConfigError(f"no demo {args.name!r}; the demos are: {every}")
-    config = load_config(demo_path(args.name), overrides=args.overrides)
+    quick = list(QUICK[args.name]) if args.quick else []
+    config = load_config(demo_path(args.name), overrides=[*quick, *(args.overrides or [])])
     out = Path(args.out or f"bmf-out/{args.name}")
-    summary = run_with_detection(config, out, comm, force=True, progress=not args.quiet)
+    check_run_directory(out)
+    if quick:
+        print0(comm, f"bmf demo {args.name} --quick: --set {' '.join(quick)}")
+    with run_lock(out, comm):
+        summary = run_with_detection(config, out, comm, force=True, progress=not args.quiet)
     print0(comm, f"bmf demo {args.name}: {summary['mesh']}; results in {out}\n")
     print0(comm, demo_table(summary))
+    make_plots(out, comm)
     return 0
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 
 import pytest
 from conftest import bmf
 
-from bmf_fem.demos import SCRIPTED, demo_description, scripted_names
+from bmf_fem.demos import QUICK, SCRIPTED, demo_description, demo_names, demo_path, scripted_names
 
 
 def run_demo(name: str, out: Path, n: int = 1) -> dict:
@@ -40,6 +41,29 @@ def test_unknown_demo_and_overrides_are_refused(tmp_path):
     assert "whirlpool" in result.stderr and not (tmp_path / "x").exists()
     result = bmf("demo", "whirlpool", "--set", "time.dt=0.1", "--out", str(tmp_path / "y"))
     assert result.returncode == 2 and "--set" in result.stderr
+
+
+def test_a_configuration_demo_honours_quick_and_draws_its_pictures(tmp_path):
+    out = tmp_path / "tickling"
+    result = bmf("demo", "tickling", "--quick", "--quiet", "--out", str(out), timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"--set {' '.join(QUICK['tickling'])}" in result.stdout
+    config = tomllib.loads((out / "config.toml").read_text())
+    assert config["mesh"]["h"] == 0.05  # the file says 0.015
+    assert tomllib.loads(demo_path("tickling").read_text())["mesh"]["h"] == 0.015
+    assert (out / "open_in_paraview.py").exists()
+    pictures = sorted((out / "plots").glob("*.png"))
+    assert len(pictures) >= 3
+    for picture in pictures:
+        assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "expressed fraction (end)" in result.stdout
+
+
+def test_every_configuration_demo_has_quick_overrides_that_check():
+    assert set(QUICK) == set(demo_names())
+    for name, overrides in QUICK.items():
+        result = bmf("check", str(demo_path(name)), *(a for o in overrides for a in ("--set", o)))
+        assert result.returncode == 0, (name, result.stderr)
 
 
 @pytest.mark.slow
