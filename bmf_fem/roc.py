@@ -22,8 +22,10 @@ MIN_SAMPLES = 3
 # A prediction point p includes samples with time <= p + PLACEMENT_TOL * (t1 - t0), so
 # that rounding in t0 + f (t1 - t0) never drops the sample at t1 itself.
 PLACEMENT_TOL = 1e-9
-# Booleans per chunk in series_taus ([time, time, series] comparisons).
+# Pair comparisons per block in series_taus: PAIR_ROWS times against all earlier ones,
+# for as many series as keep a block near CHUNK_ELEMENTS bytes.
 CHUNK_ELEMENTS = 2**24
+PAIR_ROWS = 32
 
 
 def kendall_tau_a(times: np.ndarray, values: np.ndarray) -> float:
@@ -81,23 +83,72 @@ def prediction_taus(
 
 
 def _pair_sums(times: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Per series, the running sum over time of sign(dt) sign(dv) for finite pairs.
+    """Per series, the running sum of sign(dt) sign(dv) over finite pairs.
 
     ``times`` is sorted ascending, ``values`` has shape [n_times, n_series]; entry
-    [m, s] is the sum over pairs i < j <= m (NaN pairs count 0).
+    [m, s] is the sum over pairs i < j <= m (pairs with a NaN or equal times count 0).
     """
     n_times, n_series = values.shape
-    earlier = np.tril(times[:, None] > times[None, :], k=-1)  # [j, i]: t_i < t_j, i < j
     out = np.empty((n_times, n_series), dtype=np.int64)
-    chunk = max(1, CHUNK_ELEMENTS // max(1, n_times * n_times))
-    for start in range(0, n_series, chunk):
-        block = values[:, start : start + chunk]
-        later, sooner = block[:, None, :], block[None, :, :]
-        # NaN compares False both ways, so pairs with a missing value drop out.
-        rises = ((later > sooner) & earlier[:, :, None]).sum(axis=1)
-        falls = ((later < sooner) & earlier[:, :, None]).sum(axis=1)
-        out[:, start : start + chunk] = np.cumsum(rises - falls, axis=0)
-    return out
+    width = max(1, CHUNK_ELEMENTS // (PAIR_ROWS * max(1, n_times)))
+    for s0 in range(0, n_series, width):
+        block = values[:, s0 : s0 + width]
+        for j0 in range(0, n_times, PAIR_ROWS):
+            j1 = min(n_times, j0 + PAIR_ROWS)
+            # Rows j in [j0, j1) against all earlier samples i < j1; NaN compares False
+            # both ways, so pairs with a missing value drop out.
+            later, sooner = block[j0:j1, None, :], block[None, :j1, :]
+            signs = np.greater(later, sooner).view(np.int8) - np.less(later, sooner).view(np.int8)
+            signs *= (times[None, :j1] < times[j0:j1, None]).view(np.int8)[:, :, None]
+            out[j0:j1, s0 : s0 + width] = signs.sum(axis=1, dtype=np.int64)
+    return np.cumsum(out, axis=0)
+
+
+def _taus_by_part(
+    times: np.ndarray,
+    values: np.ndarray,
+    t1: np.ndarray,
+    parts: tuple[tuple[float, float], ...],
+    points: int,
+) -> list[np.ndarray]:
+    """``series_taus`` for several parts, sharing the pair sums; one [n_series, points] each."""
+    times = np.asarray(times, dtype=float).ravel()
+    values = np.asarray(values, dtype=float).reshape(times.size, -1)
+    n_series = values.shape[1]
+    t1 = np.broadcast_to(np.asarray(t1, dtype=float), (n_series,))
+    order = np.argsort(times, kind="stable")
+    times, values = times[order], values[order]
+
+    finite = np.isfinite(values)
+    values = np.where(finite, values, np.nan)
+    has_any = finite.any(axis=0)
+    t0 = np.where(has_any, times[finite.argmax(axis=0)], np.nan)
+    span = t1 - t0
+
+    lasts, placements = [], []
+    for f0, f1 in parts:
+        # Same arithmetic as prediction_points, one row per series.
+        placed = np.linspace(t0 + f0 * span, t0 + f1 * span, points, axis=1)
+        placed = placed + PLACEMENT_TOL * np.abs(span)[:, None]
+        placed = np.where(np.isfinite(placed), placed, -np.inf)
+        # Index of the last sample with time <= p; -1 when there is none.
+        lasts.append(np.searchsorted(times, placed, side="right") - 1)
+        placements.append(placed)
+    needed = max(1, *(int(last.max(initial=0)) + 1 for last in lasts))
+    counts = np.cumsum(finite[:needed], axis=0)
+    sums = _pair_sums(times[:needed], values[:needed])
+
+    columns = np.arange(n_series)[:, None]
+    results = []
+    for last, placed in zip(lasts, placements, strict=True):
+        safe = np.maximum(last, 0)
+        n_window = np.where(last >= 0, counts[safe, columns], 0)
+        pair_total = np.where(last >= 0, sums[safe, columns], 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            taus = pair_total / (n_window * (n_window - 1) / 2)
+        valid = (n_window >= MIN_SAMPLES) & np.isfinite(placed)
+        results.append(np.where(valid, taus, np.nan))
+    return results
 
 
 def series_taus(
@@ -111,37 +162,7 @@ def series_taus(
 
     Same result as ``prediction_taus`` per column, with one ``t1`` per series.
     """
-    times = np.asarray(times, dtype=float).ravel()
-    values = np.asarray(values, dtype=float).reshape(times.size, -1)
-    n_series = values.shape[1]
-    t1 = np.broadcast_to(np.asarray(t1, dtype=float), (n_series,))
-    order = np.argsort(times, kind="stable")
-    times, values = times[order], values[order]
-
-    finite = np.isfinite(values)
-    values = np.where(finite, values, np.nan)
-    has_any = finite.any(axis=0)
-    t0 = times[np.where(has_any, finite.argmax(axis=0), 0)]
-    t0 = np.where(has_any, t0, np.nan)
-
-    f0, f1 = part
-    span = t1 - t0
-    # Same arithmetic as prediction_points, one row per series.
-    placed = np.linspace(t0 + f0 * span, t0 + f1 * span, points, axis=1)
-    placed = placed + PLACEMENT_TOL * np.abs(span)[:, None]
-
-    last = np.searchsorted(times, np.where(np.isfinite(placed), placed, -np.inf), side="right")
-    last = last - 1  # index of the last sample with time <= p; -1 when none
-    counts = np.cumsum(finite, axis=0)
-    sums = _pair_sums(times, values)
-    columns = np.arange(n_series)[:, None]
-    safe = np.maximum(last, 0)
-    n_window = np.where(last >= 0, counts[safe, columns], 0)
-    pair_total = np.where(last >= 0, sums[safe, columns], 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        taus = pair_total / (n_window * (n_window - 1) / 2)
-    valid = (n_window >= MIN_SAMPLES) & np.isfinite(placed)
-    return np.where(valid, taus, np.nan)
+    return _taus_by_part(times, values, t1, (tuple(part),), points)[0]
 
 
 def roc_curve(forced: np.ndarray, null: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -205,10 +226,11 @@ def evaluate(
         keep = _usable(times, values, t1)
         sides[name] = (values[:, keep], t1[keep])
 
+    parts = (EARLY, LATE)
+    forced_taus = _taus_by_part(times, *sides["forced"], parts, points)
+    null_taus = _taus_by_part(times, *sides["null"], parts, points)
     result: dict = {}
-    for label, part in (("early", EARLY), ("late", LATE)):
-        forced = series_taus(times, *sides["forced"], part, points)
-        null = series_taus(times, *sides["null"], part, points)
+    for label, forced, null in zip(("early", "late"), forced_taus, null_taus, strict=True):
         fpr, tpr = roc_curve(forced, null)
         result[f"auc_{label}"] = auc(forced, null)
         result[f"curve_{label}"] = [fpr.tolist(), tpr.tolist()]

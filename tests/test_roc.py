@@ -202,3 +202,14 @@ def test_plot_roc_writes_png(tmp_path):
     path = roc.plot_roc(tmp_path / "plots" / "roc.png", results)
     assert path == tmp_path / "plots" / "roc.png"
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_series_taus_with_repeated_and_unsorted_times():
+    rng = np.random.default_rng(7)
+    times = rng.permutation(np.repeat(np.arange(30.0), 2))  # every time twice, shuffled
+    values = rng.normal(size=(60, 6))
+    t1 = np.array([29.0, 20.0, 25.5, 10.0, 29.0, 15.0])
+    got = roc.series_taus(times, values, t1, (0.2, 1.0), points=5)
+    expected = [roc.prediction_taus(times, values[:, s], t1[s], (0.2, 1.0), 5) for s in range(6)]
+    np.testing.assert_allclose(got, expected, rtol=1e-12, equal_nan=True)
+    assert np.all(np.isfinite(got))
