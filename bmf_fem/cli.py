@@ -249,7 +249,7 @@ def command_run(args, comm) -> int:
             from bmf_fem.checkpoint import plan_resume
 
             # A calibrated threshold is known only after the null runs; the run compares it.
-            calibrated = ("detect.tau_threshold",) if config.detect.calibration_runs else ()
+            calibrated = calibrated_keys(config)
             plan = plan_resume(out, config, comm, ignore=calibrated)
             if plan.kind == "finished":
                 print0(comm, f"bmf run: {out} is finished (summary.json); nothing to resume")
@@ -299,6 +299,16 @@ def command_run(args, comm) -> int:
     if args.movie:
         make_movie(out, "mp4", None, comm)
     return 0
+
+
+def calibrated_keys(config) -> tuple[str, ...]:
+    """The [detect] keys calibration sets (a resume compares the others)."""
+    from bmf_fem.detectors import DETECTORS
+
+    if not config.detect.calibration_runs:
+        return ()
+    keys = (DETECTORS[name].threshold_key for name in config.detect.detectors)
+    return tuple(f"detect.{key}" for key in keys if key)
 
 
 def command_sweep(args, comm) -> int:

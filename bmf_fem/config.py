@@ -27,6 +27,9 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
+from bmf_fem.detectors import DETECTORS as REGISTERED_DETECTORS
+from bmf_fem.detectors import SPATIAL_INDICATORS, Timing, available
+from bmf_fem.detectors.ews import EDGES
 from bmf_fem.errors import ConfigError
 from bmf_fem.expressions import COORDINATES, VOCABULARY, Expression, parse_expression
 from bmf_fem.petsc_options import check_ksp_type, check_option
@@ -60,11 +63,12 @@ MESH_DIMENSIONS = (1, 2, 3)
 DEGREES = (1, 2)
 SCHEMES = ("sbdf1", "sbdf2")
 SITE_MODES = ("continuum", "cells")
-DETECTORS = ("field", "statistical")
+DETECTORS = (*REGISTERED_DETECTORS, "all")
 DETRENDING = ("gaussian", "mean")
 INDICATORS = ("ac1", "variance", "both")
 INPUT_PROFILES = ("gaussian", "region", "everywhere")
 PERTURBATION_KINDS = ("reset", "damage", "noise")
+MAX_HOPS = 10  # detect.hops: a neighbourhood of more steps is most of a small mesh
 MAX_STEPS = 10**8  # time.t_end / time.dt: beyond this a run never ends (or overflows)
 MIN_DURATION = sys.float_info.min  # input period and width: positive normal floats only
 MAX_SEED = 2**63 - 1  # output.seed: the largest seed numpy's generators take as an int64
@@ -185,13 +189,18 @@ class DetectConfig(_Section):
     detectors: tuple[str, ...] = ("field",)
     margin: float = 0.1
     rate: float = 0.0
-    window: float = 50.0
+    window: float | str = "auto"
     detrend: str = "gaussian"
-    bandwidth: float = 10.0
+    bandwidth: float | str = "auto"
+    edges: str = "reflect"
     sample_every: int = 1
     indicator: str = "ac1"
-    trend_window: float = 100.0
+    trend_window: float | str = "auto"
     tau_threshold: float = 0.7
+    hops: int = 1
+    spatial_indicator: str = "spatial_variance"
+    spatial_threshold: float = 0.7
+    neighbour_threshold: float = 0.005
     sustain: float = 5.0
     control: bool = False
     calibration_runs: int = 0
@@ -557,12 +566,11 @@ def _build_config(data: Any, source: str, base_dir: Path | None) -> Config:
         detect=_read_detect(data.get("detect", {})),
         source=source,
     )
-    _check_across_sections(config)
-    return config
+    return _check_across_sections(config)
 
 
-def _check_across_sections(config: Config) -> None:
-    """Rules that involve more than one section."""
+def _check_across_sections(config: Config) -> Config:
+    """Rules that involve more than one section; "all" detectors resolved."""
     if config.sites.mode == "cells":
         for where, expression in (
             ("field.reaction", config.field.reaction),
@@ -573,11 +581,45 @@ def _check_across_sections(config: Config) -> None:
                     f'{where} = "{expression.text}" uses s, but with sites.mode = "cells" s'
                     " lives on regions, not at the nodes; use phi or M instead"
                 )
-    elif "statistical" in config.detect.detectors:
-        raise ConfigError(
-            'detect.detectors: the "statistical" detector needs sites.mode = "cells" (one time'
-            ' series per site); use detectors = ["field"] in continuum mode'
+    detect = config.detect
+    if "all" in detect.detectors:
+        named = [name for name in detect.detectors if name != "all"]
+        detect = dataclasses.replace(
+            detect, detectors=tuple(dict.fromkeys([*named, *available(config.sites.mode)]))
         )
+        config = dataclasses.replace(config, detect=detect)
+    for name in detect.detectors:
+        modes = REGISTERED_DETECTORS[name].modes
+        if config.sites.mode not in modes:
+            usable = ", ".join(f'"{n}"' for n in available(config.sites.mode))
+            raise ConfigError(
+                f'detect.detectors: the "{name}" detector needs sites.mode = "{modes[0]}" (one'
+                f' time series per site); in {config.sites.mode} mode use {usable} (or "all")'
+            )
+    _check_detector_windows(config)
+    return config
+
+
+def _check_detector_windows(config: Config) -> None:
+    """A detector whose windows need more time than the run has is refused, by name."""
+    detect, t_end = config.detect, config.time.t_end
+    timing = Timing.of(detect, config.time.dt, t_end)
+    needs = {
+        "statistical": (timing.warm_up, "detect.window + detect.trend_window"),
+        "spatial": (timing.trend_window, "detect.trend_window"),
+        "neighbour": (timing.window, "detect.window"),
+    }
+    for name in detect.detectors:
+        if name not in needs:
+            continue
+        need, keys = needs[name]
+        if need + detect.sustain >= t_end:
+            raise ConfigError(
+                f'detect.detectors: the "{name}" detector needs {keys} + detect.sustain ='
+                f" {need + detect.sustain:g} time units before its first alarm, but"
+                f" time.t_end = {t_end:g}; shorten them (or leave window and trend_window"
+                ' "auto", which fits them to the run) or run longer'
+            )
 
 
 def _unknown_section_message(name: str, value: Any) -> str:
@@ -938,6 +980,13 @@ def _read_sites(data: Any) -> SitesConfig:
     )
 
 
+def _positive_or_auto(table: _Table, key: str) -> float | str:
+    value = table.real_or_word(key, "auto")
+    if value != "auto" and value <= 0:
+        raise table.invalid(key, 'give a number > 0 or "auto"')
+    return value
+
+
 def _read_detect(data: Any) -> DetectConfig:
     table = _Table(data, "detect", DetectConfig, heading="[detect]")
     detectors = table.raw("detectors")
@@ -961,13 +1010,18 @@ def _read_detect(data: Any) -> DetectConfig:
         detectors=tuple(dict.fromkeys(detectors)),
         margin=table.real("margin", at_least=0, below=1),
         rate=table.real("rate", at_least=0),
-        window=table.real("window", above=0),
+        window=_positive_or_auto(table, "window"),
         detrend=table.choice("detrend", DETRENDING),
-        bandwidth=table.real("bandwidth", above=0),
+        bandwidth=_positive_or_auto(table, "bandwidth"),
+        edges=table.choice("edges", EDGES),
         sample_every=table.integer("sample_every", at_least=1),
         indicator=table.choice("indicator", INDICATORS),
-        trend_window=table.real("trend_window", above=0),
+        trend_window=_positive_or_auto(table, "trend_window"),
         tau_threshold=table.real("tau_threshold", above=-1, below=1),
+        hops=table.integer("hops", at_least=1, at_most=MAX_HOPS),
+        spatial_indicator=table.choice("spatial_indicator", SPATIAL_INDICATORS),
+        spatial_threshold=table.real("spatial_threshold", above=-1, below=1),
+        neighbour_threshold=table.real("neighbour_threshold", at_least=0),
         sustain=table.real("sustain", at_least=0),
         control=control,
         calibration_runs=table.integer("calibration_runs", at_least=0),

@@ -4,8 +4,11 @@ The run's resolution warnings (bmf_fem.resolution) are printed before it starts 
 written into its summary.json ("warnings", "resolution").
 
 ``detect.calibration_runs = N``: before the run, N runs without inputs (seeds seed+1 ..
-seed+N) record each site's largest Kendall tau; ``tau_threshold`` becomes the
-``calibration_quantile`` of those maxima, so a null run alarms at most that share of sites.
+seed+N) record each site's largest score for every calibrated detector; its threshold
+(``tau_threshold``, ``spatial_threshold``, ``neighbour_threshold``) becomes a quantile of
+those maxima such that a null run alarms at most ``1 - calibration_quantile`` of its sites
+through any of them (each of k calibrated detectors gets ``(1 - q) / k``).
+The same null runs score every indicator by ROC against the run (bmf_fem.roc).
 ``detect.control = true``: after the run, the same configuration without inputs and with
 the same noise seed runs in ``control/``; its alarms are false alarms.
 """
@@ -18,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bmf_fem.detectors import DETECTORS
+from bmf_fem.errors import ConfigError
 from bmf_fem.parallel import print0
 from bmf_fem.resolution import summary_entries
 from bmf_fem.simulation import Simulation
@@ -29,21 +34,89 @@ def without_inputs(config, seed: int | None = None):
     return dataclasses.replace(config, inputs=(), output=output)
 
 
-def calibrate_threshold(config, comm) -> tuple[float, list[float]]:
-    """tau_threshold from null runs: a quantile of every site's largest tau."""
-    maxima = []
+def calibrate(config, comm) -> tuple[dict[str, float], list]:
+    """Thresholds from null runs: per calibrated detector, a quantile of every site's
+    largest score; and the null runs' indicator recorders (rank 0 holds their series)."""
+    calibrated = [DETECTORS[name] for name in config.detect.detectors]
+    calibrated = {cls.name: cls for cls in calibrated if cls.threshold_key}
+    maxima: dict[str, list[np.ndarray]] = {name: [] for name in calibrated}
+    recorders = []
     for run in range(config.detect.calibration_runs):
         null = without_inputs(config, seed=config.output.seed + 1 + run)
         null = dataclasses.replace(null, detect=dataclasses.replace(null.detect, control=False))
         simulation = Simulation(null, comm)
         for _ in range(simulation.n_steps):
             simulation.step()
-        statistical = [d for d in simulation.detection.detectors if d.name == "statistical"]
-        maxima.append(statistical[0].max_tau.copy())
+        for detector in simulation.detection.detectors:
+            if detector.name in maxima:
+                maxima[detector.name].append(detector.score_max.copy())
+        recorders.append((simulation.detection.recorder, simulation.t))
         simulation.close()
-    values = np.concatenate(maxima)
-    threshold = float(np.quantile(values, config.detect.calibration_quantile))
-    return min(threshold, 0.999), values.tolist()
+    # The observable alarm is the earliest of the calibrated detectors: each takes an equal
+    # share of the false alarms the quantile allows (Bonferroni).
+    share = (1.0 - config.detect.calibration_quantile) / max(len(calibrated), 1)
+    quantile = 1.0 - share
+    thresholds = {}
+    for name, cls in calibrated.items():
+        key = cls.threshold_key
+        values = np.concatenate(maxima[name])
+        if config.sites.mode == "continuum":
+            values = np.concatenate(comm.allgather(values))
+        values = values[np.isfinite(values)]
+        if values.size == 0:
+            raise ConfigError(
+                f'detect.calibration_runs: the "{name}" detector scored no site in'
+                f" {config.detect.calibration_runs} null run(s) of t_end ="
+                f" {config.time.t_end:g}; shorten detect.window / detect.trend_window or run"
+                f" longer, or set detect.{key} and calibration_runs = 0"
+            )
+        threshold = float(np.quantile(values, quantile))
+        low, high = cls.threshold_range
+        thresholds[key] = min(max(threshold, low), high)
+    return thresholds, recorders
+
+
+def roc_scores(config, detection, nulls, comm) -> dict:
+    """Every scored indicator's ROC (Bury et al. 2021, bmf_fem.roc): each episode of a
+    recorded site that expressed, from its start to its expression, against the same
+    site and span in every null run. After a reset the indicators of the first window
+    are left out (they still hold the previous episode)."""
+    from bmf_fem.roc import evaluate
+
+    units = detection.episode_units()  # collective
+    result = {}
+    if comm.rank == 0:
+        forced_units = units[units[:, 2] >= 0.0]
+        columns = forced_units[:, 0].astype(np.int64)
+        starts, t1 = forced_units[:, 1], forced_units[:, 2]
+        settle = np.where(starts > 0.0, starts + detection.timing.window, -np.inf)
+        for name in config.detect.detectors:
+            for indicator in DETECTORS[name].scored:
+                times, values = detection.recorder.series(name, indicator)
+                if times.size < 3 or not columns.size:
+                    continue
+                outside = times[:, None] < settle[None, :]
+                forced = np.where(outside, np.nan, values[:, columns])
+                null = [
+                    np.where(outside, np.nan, recorder.series(name, indicator)[1][:, columns])
+                    for recorder, _ in nulls
+                ]
+                scores = evaluate(
+                    times, forced, t1, np.concatenate(null, axis=1), np.tile(t1, len(null))
+                )
+                for part in ("early", "late"):
+                    scores[f"curve_{part}"] = _thin(scores[f"curve_{part}"])
+                result[indicator] = scores
+    return comm.bcast(result, root=0)
+
+
+def _thin(curve: list[list[float]], most: int = 101) -> list[list[float]]:
+    """At most ``most`` points of a ROC curve (its ends kept)."""
+    fpr, tpr = (np.asarray(c) for c in curve)
+    if fpr.size <= most:
+        return [fpr.tolist(), tpr.tolist()]
+    keep = np.unique(np.linspace(0, fpr.size - 1, most).round().astype(int))
+    return [fpr[keep].tolist(), tpr[keep].tolist()]
 
 
 def run_with_detection(
@@ -59,22 +132,22 @@ def run_with_detection(
 
     ``on_start(simulation)`` is called once the run is set up, before its first step.
     """
-    calibration = None
-    statistical = "statistical" in config.detect.detectors
-    if statistical and config.detect.calibration_runs > 0:
-        threshold, _maxima = calibrate_threshold(config, comm)
-        print0(
-            comm,
-            f"bmf run: tau_threshold calibrated on {config.detect.calibration_runs} "
-            f"null run(s): {threshold:.3f}",
-        )
+    calibration, nulls = None, []
+    if config.detect.detectors and config.detect.calibration_runs > 0:
+        thresholds, nulls = calibrate(config, comm)
+        if thresholds:
+            shown = ", ".join(f"{key} {value:.3g}" for key, value in thresholds.items())
+            print0(
+                comm,
+                f"bmf run: calibrated on {config.detect.calibration_runs} null run(s): {shown}",
+            )
         config = dataclasses.replace(
-            config, detect=dataclasses.replace(config.detect, tau_threshold=threshold)
+            config, detect=dataclasses.replace(config.detect, **thresholds)
         )
         calibration = {
             "runs": config.detect.calibration_runs,
             "quantile": config.detect.calibration_quantile,
-            "tau_threshold": threshold,
+            **thresholds,
         }
     simulation = Simulation(config, comm)
     try:
@@ -84,6 +157,10 @@ def run_with_detection(
         if on_start is not None:
             on_start(simulation)
         summary = simulation.run(out, force=force, progress=progress, resume=resume)
+        if nulls and simulation.detection is not None:
+            roc = roc_scores(config, simulation.detection, nulls, comm)
+            if roc:
+                summary["detection"]["roc"] = roc
     finally:
         simulation.close()
     summary.update(resolution)
@@ -104,6 +181,7 @@ def run_with_detection(
                 "false_alarm_rate": result["false_alarms"] / max(result["sites"], 1),
             }
             for name, result in control_summary["detection"].items()
+            if isinstance(result, dict) and "false_alarms" in result
         }
     from bmf_fem.output import write_json
 

@@ -30,7 +30,7 @@ def demo_table(summary: dict) -> str:
         lines.append(f"{f'onset delay of induction {index + 1}':<32} {_number(delay)}")
     lines.append(f"{'expressed fraction (end)':<32} {_number(final.get('expressed_fraction'))}")
     detection = summary.get("detection", {})
-    detectors = [name for name in detection if name not in ("control", "calibration")]
+    detectors = [name for name, row in detection.items() if isinstance(row, dict) and "hits" in row]
     if detectors:
         lines.append("")
         lines.append("detector     expressed hits late misses false  lead q1/median/q3  control FA")
@@ -45,9 +45,16 @@ def demo_table(summary: dict) -> str:
                 f"{_number(rate):>10}"
             )
         if "calibration" in detection:
-            calibration = detection["calibration"]
-            lines.append(
-                f"(tau threshold {calibration['tau_threshold']:.3f} from "
-                f"{calibration['runs']} null runs, quantile {calibration['quantile']})"
-            )
+            calibration = dict(detection["calibration"])
+            runs, quantile = calibration.pop("runs"), calibration.pop("quantile")
+            shown = ", ".join(f"{key} {value:.3g}" for key, value in calibration.items())
+            lines.append(f"({shown} from {runs} null runs, quantile {quantile})")
+        if detection.get("roc"):
+            lines.append("")
+            lines.append("indicator           AUC early  AUC late  forced  null")
+            for name, row in detection["roc"].items():
+                lines.append(
+                    f"{name:<18} {_number(row['auc_early']):>10} {_number(row['auc_late']):>9}"
+                    f" {row['forced']:>7} {row['null']:>5}"
+                )
     return "\n".join(lines)

@@ -1,211 +1,229 @@
-"""Seeing the build-up before expression: two online detectors and their evaluation.
+"""Seeing the build-up before expression: the run's detectors, episodes and evaluation.
 
-Field detector: a site is alarmed at the first time its tilt ``g <phi>`` passes
-``(1 - margin) h_c`` (h_c = 2 / (3 sqrt 3), the fold), or, with ``rate > 0``, when the
-tilt grows faster than ``rate`` per unit time.
+The detectors themselves are in bmf_fem.detectors (one module each, registered there).
+This module feeds them after every step, keeps the expression and alarm times of every
+site per *episode* (a ``reset`` perturbation of s starts a new one for the sites it
+resets), records their indicators (``detection.h5``) and scores them.
 
-Statistical detector (cells mode), from s alone, as an experimenter would see it: s is
-sampled every ``sample_every`` steps into a ring buffer of ``window`` time units per site;
-at every stride (a twentieth of the window) the buffer is detrended (Gaussian kernel of
-``bandwidth`` time units, or the window mean) and the variance and lag-1
-autocorrelation of the residuals are computed; Kendall's tau of the chosen indicator
-over the last ``trend_window`` time units measures its trend. The alarm is raised when
-tau stays above ``tau_threshold`` for ``sustain`` time units. Memory is O(window) per
-site; nothing is post-processed.
-
-Lead time = expression time - alarm time (positive: warned in advance).
+Lead time = expression time - alarm time (positive: warned in advance), per episode.
+``observable`` is the earliest alarm among the detectors that read s alone, ``any`` the
+earliest of all.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
 
-from bmf_fem.sites import H_C
+from bmf_fem.detect_record import Recorder
+from bmf_fem.detectors import DETECTORS, OBSERVABLE, Timing
+from bmf_fem.neighbourhood import GraphNeighbourhood, MeshNeighbourhood
 
-STRIDES_PER_WINDOW = 20
-
-
-class FieldDetector:
-    """Alarm when the tilt approaches the fold (or rises fast)."""
-
-    name = "field"
-
-    def __init__(self, n_sites: int, margin: float, rate: float):
-        self.level = (1.0 - margin) * H_C
-        self.rate = rate
-        self.alarm_time = np.full(n_sites, -1.0)
-        self.previous: np.ndarray | None = None
-        self.previous_t = 0.0
-
-    def state_arrays(self) -> dict[str, np.ndarray]:
-        """Per-site arrays a checkpoint must keep (see Detection.checkpoint_state)."""
-        previous = (
-            self.previous if self.previous is not None else np.full_like(self.alarm_time, np.nan)
-        )
-        return {"alarm_time": self.alarm_time, "previous": previous}
-
-    def state_values(self) -> dict:
-        return {"previous_t": self.previous_t, "has_previous": self.previous is not None}
-
-    def restore(self, arrays: dict[str, np.ndarray], values: dict) -> None:
-        self.alarm_time[:] = arrays["alarm_time"]
-        self.previous = arrays["previous"].copy() if values["has_previous"] else None
-        self.previous_t = values["previous_t"]
-
-    def update(self, t: float, tilt: np.ndarray) -> None:
-        alarmed = tilt > self.level
-        if self.rate > 0.0 and self.previous is not None:
-            alarmed |= (tilt - self.previous) / (t - self.previous_t) > self.rate
-        self.previous, self.previous_t = tilt.copy(), t
-        self.alarm_time[alarmed & (self.alarm_time < 0.0)] = t
-
-
-def kendall_tau(series: np.ndarray) -> np.ndarray:
-    """Kendall's tau-a of each row against time (rows: sites, columns: samples)."""
-    n = series.shape[1]
-    if n < 2:
-        return np.zeros(series.shape[0])
-    upper = np.triu(np.ones((n, n), dtype=bool), k=1)
-    signs = np.sign(series[:, None, :] - series[:, :, None])
-    return signs[:, upper].sum(axis=1) / (n * (n - 1) / 2)
-
-
-def indicators(window: np.ndarray, detrend: str, bandwidth_samples: float):
-    """Variance and lag-1 autocorrelation of the detrended rows of ``window``."""
-    if detrend == "gaussian":
-        trend = gaussian_filter1d(window, bandwidth_samples, axis=1, mode="nearest")
-    else:
-        trend = window.mean(axis=1, keepdims=True)
-    residual = window - trend
-    residual = residual - residual.mean(axis=1, keepdims=True)
-    variance = (residual**2).mean(axis=1)
-    lagged = (residual[:, 1:] * residual[:, :-1]).mean(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ac1 = np.where(variance > 0.0, lagged / variance, 0.0)
-    return variance, ac1
-
-
-class StatisticalDetector:
-    """Online early-warning indicators of critical slowing down, per site."""
-
-    name = "statistical"
-
-    def __init__(self, n_sites: int, config, dt: float):
-        self.sample_dt = config.sample_every * dt
-        self.sample_every = config.sample_every
-        self.samples = max(4, round(config.window / self.sample_dt))
-        self.stride = max(1, self.samples // STRIDES_PER_WINDOW)
-        self.trend_length = max(3, round(config.trend_window / (self.stride * self.sample_dt)))
-        self.detrend = config.detrend
-        self.bandwidth = config.bandwidth / self.sample_dt
-        self.indicator = config.indicator
-        self.threshold = config.tau_threshold
-        self.sustain = config.sustain
-        self.buffer = np.zeros((n_sites, self.samples))
-        self.count = 0
-        self.history = {
-            name: np.zeros((n_sites, self.trend_length)) for name in ("ac1", "variance")
-        }
-        self.history_count = 0
-        self.above_since = np.full(n_sites, np.nan)
-        self.max_tau = np.full(n_sites, -1.0)
-        self.alarm_time = np.full(n_sites, -1.0)
-        self.last = {
-            "variance": np.zeros(n_sites),
-            "ac1": np.zeros(n_sites),
-            "tau": np.zeros(n_sites),
-        }
-
-    def state_arrays(self) -> dict[str, np.ndarray]:
-        arrays = {
-            "buffer": self.buffer,
-            "above_since": self.above_since,
-            "max_tau": self.max_tau,
-            "alarm_time": self.alarm_time,
-        }
-        arrays.update({f"history_{name}": value for name, value in self.history.items()})
-        arrays.update({f"last_{name}": value for name, value in self.last.items()})
-        return arrays
-
-    def state_values(self) -> dict:
-        return {"count": self.count, "history_count": self.history_count}
-
-    def restore(self, arrays: dict[str, np.ndarray], values: dict) -> None:
-        self.buffer = arrays["buffer"].copy()
-        self.above_since = arrays["above_since"].copy()
-        self.max_tau = arrays["max_tau"].copy()
-        self.alarm_time = arrays["alarm_time"].copy()
-        self.history = {name: arrays[f"history_{name}"].copy() for name in self.history}
-        self.last = {name: arrays[f"last_{name}"].copy() for name in self.last}
-        self.count = values["count"]
-        self.history_count = values["history_count"]
-
-    def update(self, step: int, t: float, values: np.ndarray) -> None:
-        if step % self.sample_every:
-            return
-        self.buffer[:, self.count % self.samples] = values
-        self.count += 1
-        if self.count < self.samples or (self.count - self.samples) % self.stride:
-            return
-        order = (np.arange(self.samples) + self.count) % self.samples
-        variance, ac1 = indicators(self.buffer[:, order], self.detrend, self.bandwidth)
-        slot = self.history_count % self.trend_length
-        self.history["variance"][:, slot] = variance
-        self.history["ac1"][:, slot] = ac1
-        self.history_count += 1
-        self.last.update(variance=variance, ac1=ac1)
-        if self.history_count < self.trend_length:
-            return
-        order = (np.arange(self.trend_length) + self.history_count) % self.trend_length
-        names = ("ac1", "variance") if self.indicator == "both" else (self.indicator,)
-        taus = [kendall_tau(self.history[name][:, order]) for name in names]
-        tau = np.minimum.reduce(taus)
-        self.last["tau"] = tau
-        np.maximum(self.max_tau, tau, out=self.max_tau)
-        above = tau > self.threshold
-        self.above_since[~above] = np.nan
-        self.above_since[above & np.isnan(self.above_since)] = t
-        sustained = above & (t - self.above_since >= self.sustain - 1e-12)
-        self.alarm_time[sustained & (self.alarm_time < 0.0)] = t
+COMBINED = ("observable", "any")
 
 
 class Detection:
-    """The detectors of a run, fed after every step, and their evaluation."""
+    """The detectors of a run, fed after every step, their episodes and evaluation."""
 
-    def __init__(self, config, sites, dt: float):
+    def __init__(self, config, sites, dt: float, t_end: float, comm):
+        self.config = config
         self.sites = sites
-        self.detectors = []
+        self.comm = comm
+        self.timing = Timing.of(config, dt, t_end)
         n = sites.values().size
-        if "field" in config.detectors:
-            self.detectors.append(FieldDetector(n, config.margin, config.rate))
-        if "statistical" in config.detectors:
-            self.detectors.append(StatisticalDetector(n, config, dt))
+        self.neighbourhood = None
+        if any(name in ("spatial", "neighbour") for name in config.detectors):
+            if sites.mode == "cells":
+                self.neighbourhood = GraphNeighbourhood(n, *sites.neighbours, config.hops)
+            else:
+                self.neighbourhood = MeshNeighbourhood(sites.model.V, config.hops)
+        self.detectors = [
+            DETECTORS[name](n, config, self.timing, self.neighbourhood)
+            for name in DETECTORS
+            if name in config.detectors
+        ]
+        self.episode = np.ones(n, dtype=np.int64)
+        self.episode_start = np.zeros(n)
+        self.expressed_at = np.full(n, -1.0)
+        self.archive: list[list[float]] = []  # finished episodes: ARCHIVE_COLUMNS rows
+        self.recorder = Recorder(sites, comm, [d.name for d in self.detectors])
+
+    @property
+    def archive_columns(self) -> list[str]:
+        return ["site", "episode", "t_start", "t_expressed", *self.alarm_names]
+
+    @property
+    def alarm_names(self) -> list[str]:
+        names = [detector.name for detector in self.detectors]
+        if any(DETECTORS[name].observable for name in names):
+            names.append("observable")
+        return [*names, "any"] if names else names
+
+    def update(self, step: int, t: float) -> None:
+        """After every step: expression of the current episode, then every detector."""
+        newly = (self.sites.values() > self.sites.on) & (self.expressed_at < 0.0)
+        self.expressed_at[newly] = t
+        for detector in self.detectors:
+            if detector.update(step, t, self.sites):
+                self.recorder.record(detector.name, t, detector.indicators())
+
+    def new_episode(self, sites: np.ndarray, t: float) -> None:
+        """``sites`` (a mask) were reset at time t: archive their episode, start another."""
+        if not np.any(sites) and self.sites.mode == "cells":
+            return
+        alarms = self.alarm_times()
+        columns = [
+            self.site_keys()[sites],
+            self.episode[sites].astype(np.float64),
+            self.episode_start[sites],
+            self.expressed_at[sites],
+            *(alarms[name][sites] for name in self.alarm_names),
+        ]
+        rows = np.stack(columns, axis=1) if columns else np.empty((0, 0))
+        if self.sites.mode == "continuum":  # every rank keeps every finished episode
+            rows = np.concatenate(self.comm.allgather(rows))
+        self.archive.extend(rows.tolist())
+        self.episode[sites] += 1
+        self.episode_start[sites] = t
+        self.expressed_at[sites] = -1.0
+        for detector in self.detectors:
+            detector.new_episode(sites, t)
+
+    def site_keys(self) -> np.ndarray:
+        """The sites' keys as the archive holds them (float64 of the int64 keys)."""
+        return self.sites.keys().astype(np.int64).astype(np.float64)
+
+    def episode_units(self) -> np.ndarray | None:
+        """Rank 0: every episode of the recorded sites as rows (column of detection.h5,
+        episode start, expression time or -1); collective."""
+        start = self.recorder.at_recorded(self.episode_start)
+        expressed = self.recorder.at_recorded(self.expressed_at)
+        if self.comm.rank != 0:
+            return None
+        units = [np.stack([np.arange(start.size), start, expressed], axis=1)]
+        rows = np.asarray(self.archive, dtype=np.float64).reshape(-1, len(self.archive_columns))
+        if rows.size:
+            keys = self.recorder.keys.astype(np.int64).astype(np.float64)
+            place = np.minimum(np.searchsorted(keys, rows[:, 0]), keys.size - 1)
+            recorded = keys[place] == rows[:, 0]
+            units.append(np.stack([place, rows[:, 2], rows[:, 3]], axis=1)[recorded])
+        return np.concatenate(units)
+
+    def first_episode_expression(self) -> np.ndarray:
+        """Each site's expression time in its first episode (-1: none)."""
+        times = np.where(self.episode == 1, self.expressed_at, -1.0)
+        rows = np.asarray(self.archive, dtype=np.float64).reshape(-1, len(self.archive_columns))
+        first = rows[rows[:, 1] == 1]
+        if first.size:
+            keys = self.site_keys()
+            order = np.argsort(keys)
+            place = np.searchsorted(keys[order], first[:, 0])
+            mine = place < keys.size
+            mine[mine] = keys[order][place[mine]] == first[mine, 0]
+            times[order[place[mine]]] = first[mine, 3]
+        return times
+
+    def write_records(self, out) -> None:
+        """``out/detection.h5`` (bmf_fem.detect_record; collective)."""
+        self.recorder.write(out, self.first_episode_expression())
+
+    def alarm_times(self) -> dict[str, np.ndarray]:
+        """Current episode's alarm time per detector and combined (-1: none)."""
+        times = {detector.name: detector.alarm_time for detector in self.detectors}
+        groups = {
+            "observable": [name for name in times if name in OBSERVABLE],
+            "any": list(times),
+        }
+        for combined, names in groups.items():
+            if names:
+                stacked = np.stack([times[name] for name in names])
+                first = np.where(stacked < 0.0, np.inf, stacked).min(axis=0)
+                times[combined] = np.where(np.isfinite(first), first, -1.0)
+        return times
+
+    def site_rows(self) -> list[dict]:
+        """Per site and episode: expression, alarm and lead times (cells mode: sites.csv)."""
+        names = self.sites.table()
+        alarms = self.alarm_times()
+        current = [
+            [i, self.episode[i], self.episode_start[i], self.expressed_at[i]]
+            + [alarms[name][i] for name in self.alarm_names]
+            for i in range(self.expressed_at.size)
+        ]
+        rows = []
+        for values in sorted([*self.archive, *current], key=lambda r: (r[0], r[1])):
+            record = dict(zip(self.archive_columns, values, strict=True))
+            site = int(record["site"])
+            expressed = record["t_expressed"]
+            row = {
+                "site": site,
+                "tag": names[site]["tag"],
+                "episode": int(record["episode"]),
+                "t_start": record["t_start"],
+                "t_expressed": expressed if expressed >= 0 else "",
+            }
+            for name in self.alarm_names:
+                suffix = "" if name == "any" else f"_{name}"
+                alarm = record[name]
+                row[f"t_alarm{suffix}"] = alarm if alarm >= 0 else ""
+                lead = expressed - alarm if alarm >= 0 and expressed >= 0 else ""
+                row[f"lead_time{suffix}"] = lead
+            rows.append(row)
+        return rows
+
+    def summary(self) -> dict:
+        """Hits, misses, false alarms and lead-time quartiles per detector (global)."""
+        archive = np.asarray(self.archive, dtype=np.float64).reshape(-1, len(self.archive_columns))
+        expressed_archive = archive[:, 3]
+        result = {}
+        for index, (name, times) in enumerate(self.alarm_times().items()):
+            result[name] = evaluate(
+                self.expressed_at,
+                times,
+                self.comm,
+                self.sites.mode,
+                archived=(expressed_archive, archive[:, 4 + index]),
+            )
+        result["episodes"] = int(self.episode.max(initial=1))
+        if self.sites.mode == "continuum":
+            result["episodes"] = self.comm.allreduce(result["episodes"], op=_max())
+        result["windows"] = self.timing.as_dict()
+        return result
 
     def checkpoint_state(self):
-        """Detector state: global lists in cells mode, P1 functions per dof in continuum."""
+        """Detector and episode state: global lists in cells mode, P1 functions per dof in
+        continuum."""
         from bmf_fem.checkpoint import CheckpointState
 
         state = CheckpointState()
+        state.values["archive"] = self.archive
+        arrays = {
+            "episode.number": self.episode.astype(np.float64),
+            "episode.start": self.episode_start,
+            "episode.expressed_at": self.expressed_at,
+        }
         for detector in self.detectors:
             state.values[detector.name] = detector.state_values()
             for name, array in detector.state_arrays().items():
-                key = f"{detector.name}.{name}"
-                if self.sites.mode == "cells":
-                    state.values[key] = np.asarray(array).tolist()
-                else:
-                    state.functions[key] = self._as_function(array)
+                arrays[f"{detector.name}.{name}"] = array
+        for key, array in arrays.items():
+            if self.sites.mode == "cells":
+                state.values[key] = np.asarray(array).tolist()
+            else:
+                state.functions[key] = self._as_function(array)
         return state
 
     def restore_checkpoint(self, state) -> None:
+        def read(key: str) -> np.ndarray:
+            if self.sites.mode == "cells":
+                return np.asarray(state.values[key], dtype=np.float64)
+            return state.functions[key].x.array[: self.sites.n_owned].copy()
+
+        self.archive = [list(row) for row in state.values["archive"]]
+        self.episode = read("episode.number").astype(np.int64)
+        self.episode_start = read("episode.start")
+        self.expressed_at = read("episode.expressed_at")
         for detector in self.detectors:
-            arrays = {}
-            for name in detector.state_arrays():
-                key = f"{detector.name}.{name}"
-                if self.sites.mode == "cells":
-                    arrays[name] = np.asarray(state.values[key], dtype=np.float64)
-                else:
-                    arrays[name] = state.functions[key].x.array[: self.sites.n_owned].copy()
+            arrays = {name: read(f"{detector.name}.{name}") for name in detector.state_arrays()}
             detector.restore(arrays, state.values[detector.name])
 
     def _as_function(self, array: np.ndarray):
@@ -217,68 +235,56 @@ class Detection:
         function.x.scatter_forward()
         return function
 
-    def update(self, step: int, t: float) -> None:
-        for detector in self.detectors:
-            if detector.name == "field":
-                detector.update(t, self.sites.tilts())
-            else:
-                detector.update(step, t, self.sites.values())
-
-    def alarm_times(self) -> dict[str, np.ndarray]:
-        times = {detector.name: detector.alarm_time for detector in self.detectors}
-        if times:
-            stacked = np.stack(list(times.values()))
-            stacked = np.where(stacked < 0.0, np.inf, stacked)
-            first = stacked.min(axis=0)
-            times["any"] = np.where(np.isfinite(first), first, -1.0)
-        return times
-
-    def site_rows(self) -> list[dict]:
-        """Per-site expression, alarm and lead times (cells mode: sites.csv)."""
-        rows = self.sites.table()
-        alarms = self.alarm_times()
-        expressed = self.sites.expression_times()
-        for index, row in enumerate(rows):
-            for name, times in alarms.items():
-                suffix = "" if name == "any" else f"_{name}"
-                alarm = float(times[index])
-                row[f"t_alarm{suffix}"] = alarm if alarm >= 0 else ""
-                lead = expressed[index] - alarm if alarm >= 0 and expressed[index] >= 0 else ""
-                row[f"lead_time{suffix}"] = lead
-            if row["t_expressed"] < 0:
-                row["t_expressed"] = ""
-        return rows
-
-    def summary(self, comm) -> dict:
-        """Hits, misses, false alarms and lead-time quartiles per detector (global)."""
-        expressed = self.sites.expression_times()
-        result = {}
-        for name, times in self.alarm_times().items():
-            result[name] = evaluate(expressed, times, comm, self.sites.mode)
-        return result
+    def destroy(self) -> None:
+        """Release the neighbourhood's PETSc objects (collectively)."""
+        if self.neighbourhood is not None:
+            self.neighbourhood.destroy()
 
 
-def evaluate(expressed: np.ndarray, alarm: np.ndarray, comm, mode: str) -> dict:
-    """Confusion counts and lead times; cells mode sites are global arrays on every rank.
+def _max():
+    from mpi4py import MPI
+
+    return MPI.MAX
+
+
+def evaluate(
+    expressed: np.ndarray,
+    alarm: np.ndarray,
+    comm,
+    mode: str,
+    archived: tuple[np.ndarray, np.ndarray] | None = None,
+) -> dict:
+    """Confusion counts and lead times over sites and episodes.
 
     hit: expressed after (or at) its alarm; late: expressed before any alarm;
-    miss: expressed, never alarmed; false alarm: alarmed, never expressed.
+    miss: expressed, never alarmed; false alarm: alarmed, never expressed. In continuum
+    mode the current episode's arrays are per rank and summed; ``archived`` (finished
+    episodes' expression and alarm times) is global on every rank.
     """
+    counts, lead = _confusion(expressed, alarm)
+    if mode == "continuum":
+        counts = {key: comm.allreduce(value) for key, value in counts.items()}
+        lead = np.concatenate(comm.allgather(lead))
+    if archived is not None and archived[0].size:
+        more, more_lead = _confusion(*archived)
+        counts = {key: value + more[key] for key, value in counts.items()}
+        lead = np.concatenate([lead, more_lead])
+    quartiles = np.percentile(lead, [25, 50, 75]).tolist() if lead.size else [None] * 3
+    counts.update(lead_q1=quartiles[0], lead_median=quartiles[1], lead_q3=quartiles[2])
+    return counts
+
+
+def _confusion(expressed: np.ndarray, alarm: np.ndarray) -> tuple[dict, np.ndarray]:
     is_expressed = expressed >= 0.0
     is_alarmed = alarm >= 0.0
-    warned = is_expressed & is_alarmed & (alarm <= expressed)
-    lead = expressed[is_expressed & is_alarmed] - alarm[is_expressed & is_alarmed]
+    both = is_expressed & is_alarmed
+    warned = both & (alarm <= expressed)
     counts = {
         "sites": int(expressed.size),
         "expressed": int(is_expressed.sum()),
         "hits": int(warned.sum()),
-        "late": int((is_expressed & is_alarmed & ~warned).sum()),
+        "late": int((both & ~warned).sum()),
         "misses": int((is_expressed & ~is_alarmed).sum()),
         "false_alarms": int((is_alarmed & ~is_expressed).sum()),
     }
-    if mode == "continuum":
-        counts = {key: comm.allreduce(value) for key, value in counts.items()}
-        lead = np.concatenate(comm.allgather(lead))
-    quartiles = np.percentile(lead, [25, 50, 75]).tolist() if lead.size else [None] * 3
-    counts.update(lead_q1=quartiles[0], lead_median=quartiles[1], lead_q3=quartiles[2])
-    return counts
+    return counts, expressed[both] - alarm[both]

@@ -42,7 +42,7 @@ FACET_TYPES = {0: "Polyvertex", 1: "Polyline", 2: "Triangle"}
 _ENTRY = re.compile(r'<Time Value="([^"]+)"/>.*?' + SERIES_DIR + r"/(\d+)\.h5:", re.S)
 
 
-class _Gather:
+class OrderedGather:
     """Rank 0 receives every rank's owned rows, placed in the order of their keys.
 
     ``keys`` are unique across ranks (input node or cell numbers). The layout is worked
@@ -91,7 +91,7 @@ class _Gather:
 class _Space:
     """How one function space's owned values reach rank 0 in input order."""
 
-    def __init__(self, space: fem.FunctionSpace, mesh, nodes: _Gather, cells: _Gather):
+    def __init__(self, space: fem.FunctionSpace, mesh, nodes: OrderedGather, cells: OrderedGather):
         element = space.element.basix_element
         owned = space.dofmap.index_map.size_local
         dofs = space.dofmap.list
@@ -112,7 +112,7 @@ class _Space:
         else:
             raise ValueError("the field series holds P1 (nodal) and DG0 (cell) fields only")
         self.owned = owned
-        self.gatherer = _Gather(mesh.comm, keys)
+        self.gatherer = OrderedGather(mesh.comm, keys)
         if mesh.comm.rank == 0 and not np.array_equal(
             self.gatherer.sorted_keys, expected.sorted_keys
         ):
@@ -135,8 +135,8 @@ class MeshLayout:
         owned_nodes = geometry.index_map().size_local
         owned_cells = topology.index_map(tdim).size_local
         node_keys = geometry.input_global_indices
-        self.nodes = _Gather(comm, node_keys[:owned_nodes])
-        self.cells = _Gather(comm, topology.original_cell_index[:owned_cells])
+        self.nodes = OrderedGather(comm, node_keys[:owned_nodes])
+        self.cells = OrderedGather(comm, topology.original_cell_index[:owned_cells])
         coordinates = self.nodes.gather(geometry.x[:owned_nodes, : max(gdim, 2)])
         connectivity = self.cells.gather(node_keys[geometry.dofmap[:owned_cells]])
         cell_name = topology.cell_name()

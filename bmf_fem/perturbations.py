@@ -72,14 +72,24 @@ class PerturbationSchedule:
         self.sites = sites
         self.damage_state: tuple[bool, ...] = ()
         self.noise = np.zeros_like(model.u.x.array)
+        self.reset_sites: np.ndarray | None = None  # sites reset by the last before_step
 
     def before_step(self, t: float, dt: float) -> np.ndarray | None:
-        """Apply due resets and damage switches; return extra noise on u, if any."""
+        """Apply due resets and damage switches; return extra noise on u, if any.
+
+        ``reset_sites`` is then the mask of sites a reset of s touched (None: no reset).
+        """
+        self.reset_sites = None
+        return self._apply(t, dt)
+
+    def _apply(self, t: float, dt: float) -> np.ndarray | None:
         for item in self.perturbations:
             if item.kind == "reset" and not item.applied and item.start < t + dt - 1e-9 * dt:
                 self.model.set_initial_conditions(item.dof_mask, item.fields)
                 if "s" in item.fields:
-                    self.sites.reset(item.dof_mask)
+                    touched = self.sites.reset(item.dof_mask)
+                    previous = self.reset_sites
+                    self.reset_sites = touched if previous is None else previous | touched
                 self.stepper.restart_history()
                 item.applied = True
         damages = [p for p in self.perturbations if p.kind == "damage"]

@@ -93,7 +93,9 @@ class Simulation:
         self.schedule = PerturbationSchedule(perturbations, model, self.stepper, self.sites)
         self.detection = None
         if config.detect.detectors:
-            self.detection = Detection(config.detect, self.sites, config.time.dt)
+            self.detection = Detection(
+                config.detect, self.sites, config.time.dt, config.time.t_end, self.comm
+            )
         self.n_steps = max(0, math.ceil(config.time.t_end / config.time.dt - 1e-9))
         self.forcing = np.zeros_like(model.u.x.array)
         self.history: list[dict] = []
@@ -112,6 +114,8 @@ class Simulation:
         """Advance one time step (perturbations, inputs, solves, expression record)."""
         t, dt = self.stepper.t, self.stepper.dt
         extra_noise = self.schedule.before_step(t, dt)
+        if self.schedule.reset_sites is not None and self.detection is not None:
+            self.detection.new_episode(self.schedule.reset_sites, t)
         active = input_rate(self.inputs, t, t + dt, self.forcing)
         where = f"step {self.stepper.step_index + 1} (t = {t + dt:.6g})"
         try:
@@ -179,6 +183,8 @@ class Simulation:
         out = prepare_run_directory(out, force or fresh_over_partial, self.comm, keep=restoring)
         if restoring:
             self.restore(plan.state)
+            if self.detection is not None:
+                self.detection.recorder.load(out, self.stepper.t)
         from bmf_fem.config import dump_toml
 
         write_text(out / "config.toml", dump_toml(config.to_dict()), self.comm)
@@ -220,6 +226,8 @@ class Simulation:
             raise SimulationError(f"{error} (the final state)") from None
         run_seconds = time.perf_counter() - started
         summary = self.summary(run_seconds)
+        if self.detection is not None:
+            self.detection.write_records(out)
         if self.sites.mode == "cells":
             rows = self.detection.site_rows() if self.detection else self.sites.table()
             write_csv(out / "sites.csv", rows, self.comm)
@@ -230,11 +238,17 @@ class Simulation:
         """Checkpoint every ``every`` steps; on a stop signal checkpoint and stop."""
         checkpoint = None
         if every and step % every == 0:
-            checkpoint = self.write_checkpoint(out)
+            checkpoint = self._checkpoint(out)
         signum = stop.requested(self.comm)
         if signum:
-            checkpoint = checkpoint or self.write_checkpoint(out)
+            checkpoint = checkpoint or self._checkpoint(out)
             raise RunInterruptedError(signum, step, self.stepper.t, checkpoint)
+
+    def _checkpoint(self, out: Path) -> Path:
+        """A checkpoint, and the detectors' series up to it (detection.h5)."""
+        if self.detection is not None:
+            self.detection.write_records(out)
+        return self.write_checkpoint(out)
 
     def checkpoint_components(self) -> dict[str, object]:
         """The parts of the run whose state a checkpoint holds (bmf_fem.checkpoint)."""
@@ -343,7 +357,7 @@ class Simulation:
                 "fields_s": self.output_seconds,
             },
             "final_metrics": self.history[-1] if self.history else {},
-            "detection": self.detection.summary(self.comm) if self.detection else {},
+            "detection": self.detection.summary() if self.detection else {},
             "results": self.results(),
             **summary_entries(self.config, self.mesh_data.mesh),
             "config": self.config.to_dict(),
@@ -362,3 +376,5 @@ class Simulation:
         """Destroy the PETSc objects collectively (not at garbage-collection time)."""
         self.stepper.destroy()
         self.sites.destroy()
+        if self.detection is not None:
+            self.detection.destroy()

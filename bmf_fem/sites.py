@@ -39,8 +39,6 @@ from bmf_fem.errors import ConfigError
 from bmf_fem.noise import SITE_NOISE_STREAM, NoiseSource
 from bmf_fem.parallel import global_sum
 
-H_C = 2.0 / (3.0 * np.sqrt(3.0))  # the fold of the tilted double well
-
 # |s| up to which "auto" keeps the stabilised step stable at every dt: the upper well at a
 # tilt of 0.85 (S = 2 for SBDF1 at large alpha dt).
 STABLE_RANGE = 1.29
@@ -134,8 +132,15 @@ class ContinuumSites:
     def sync_output(self) -> None:
         """Nothing to do: the output functions are the fields themselves."""
 
-    def reset(self, dof_mask: np.ndarray) -> None:
-        """Resets of s are done by the model with the other unknowns."""
+    def reset(self, dof_mask: np.ndarray) -> np.ndarray:
+        """The sites a reset of s touches (the model resets s with the other unknowns)."""
+        return dof_mask[: self.n_owned]
+
+    def keys(self) -> np.ndarray:
+        """Partition-independent keys of the owned sites (bmf_fem.noise.dof_keys)."""
+        from bmf_fem.noise import dof_keys
+
+        return dof_keys(self.model.V)[: self.n_owned]
 
     def destroy(self) -> None:
         """Nothing to release."""
@@ -298,12 +303,18 @@ class CellSites:
     def expression_times(self) -> np.ndarray:
         return self.expression_time_of_site
 
-    def reset(self, dof_mask: np.ndarray) -> None:
-        """Reset the sites whose region holds any reset dof to their initial values."""
+    def reset(self, dof_mask: np.ndarray) -> np.ndarray:
+        """Reset the sites whose region holds any reset dof to their initial values;
+        return their mask."""
         marker = fem.Function(self.model.V)
         marker.x.array[:] = dof_mask.astype(np.float64)
         touched = self._region_integrals(marker) > 0.0
         self.s[touched] = self.initial[touched]
+        return touched
+
+    def keys(self) -> np.ndarray:
+        """The sites' numbers (sites.csv's ``site``)."""
+        return np.arange(self.n_sites)
 
     def checkpoint_state(self):
         """Site values and expression times: small arrays, the same on every rank."""

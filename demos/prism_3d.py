@@ -31,7 +31,7 @@ from bmf_fem.demos.common import (
     simulate,
 )
 from bmf_fem.parallel import on_rank0, print0
-from bmf_fem.sites import H_C
+from bmf_fem.potential import H_C
 
 HEIGHT, CAP = 1.0, 0.25  # the body and each pyramidal cap, along z
 APEX = HEIGHT / 2 + CAP

@@ -66,6 +66,8 @@ def test_cells_mode_adds_the_site_raster_and_no_plots_skips_pictures(tmp_path):
         "detect.control=false",
         "--set",
         "time.t_end=20",
+        "--set",
+        'detect.detectors=["field"]',
     ]
     result = bmf("run", str(demo_path("epithelium")), "--out", str(out), "--quiet", *args)
     assert result.returncode == 0, result.stderr

@@ -1,0 +1,86 @@
+"""The neighbour rule: expression that spreads is announced by the neighbours.
+
+A site (not expressed itself) is warned when a site within ``detect.hops`` steps of the
+site graph is expressed (s above ``sites.on``), or when the mean of s over its direct
+neighbours rises faster than ``neighbour_threshold`` per unit time (the least-squares
+slope over the last ``window`` time units, evaluated every twentieth of it) for
+``sustain`` time units. The rise threshold is calibrated on null runs like the
+statistical detector's tau. Nothing but s is read.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bmf_fem.detectors.base import Detector, Timing
+from bmf_fem.detectors.ews import Ring, SustainedAlarm
+
+
+class NeighbourDetector(Detector):
+    """Alarm where neighbours have expressed or are rising."""
+
+    name = "neighbour"
+    observable = True
+    threshold_key = "neighbour_threshold"
+    threshold_range = (0.0, np.inf)  # a rate
+    scored = ("neighbour_mean",)
+
+    def __init__(self, n_sites: int, config, timing: Timing, neighbourhood):
+        self.timing = timing
+        self.every = timing.stride * timing.sample_every
+        self.neighbourhood = neighbourhood
+        self.means = Ring(n_sites, max(3, round(timing.window / (self.every * timing.dt))))
+        span = self.every * timing.dt * (np.arange(self.means.length) - (self.means.length - 1) / 2)
+        self.slope_weights = span / (span @ span)
+        self.alarm = SustainedAlarm(n_sites, config.neighbour_threshold, config.sustain)
+        self.last = {name: np.full(n_sites, np.nan) for name in ("neighbour_mean", "rise")}
+
+    @property
+    def alarm_time(self) -> np.ndarray:
+        return self.alarm.alarm_time
+
+    @property
+    def score_max(self) -> np.ndarray:
+        return self.alarm.max_score
+
+    def update(self, step: int, t: float, sites) -> bool:
+        if step % self.timing.sample_every:
+            return False
+        values = sites.values()
+        below = values <= sites.on
+        reached = self.neighbourhood.kernel((~below).astype(np.float64)) > 0.0
+        alarm = self.alarm.alarm_time
+        listening = t >= self.alarm.quiet_until
+        alarm[below & reached & listening & (alarm < 0.0)] = t
+        if step % self.every:
+            return False
+        degree = self.neighbourhood.degree
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(degree > 0, self.neighbourhood.adjacent(values) / degree, np.nan)
+        self.means.push(mean)
+        self.last["neighbour_mean"] = mean
+        if self.means.full:
+            rise = self.means.ordered() @ self.slope_weights
+            self.last["rise"] = rise
+            self.alarm.update(t, np.where(below, np.nan_to_num(rise, nan=-np.inf), -np.inf))
+        return True
+
+    def indicators(self) -> dict[str, np.ndarray]:
+        return dict(self.last)
+
+    def new_episode(self, sites: np.ndarray, t: float) -> None:
+        self.alarm.new_episode(sites, t + self.means.length * self.every * self.timing.dt)
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        arrays = {"means": self.means.data, **self.alarm.state_arrays()}
+        arrays.update({f"last_{name}": value for name, value in self.last.items()})
+        return arrays
+
+    def state_values(self) -> dict:
+        return {"count": self.means.count}
+
+    def restore(self, arrays: dict[str, np.ndarray], values: dict) -> None:
+        self.means.data = arrays["means"].copy()
+        self.means.count = values["count"]
+        self.last = {name: arrays[f"last_{name}"].copy() for name in self.last}
+        self.alarm.restore(arrays)
