@@ -46,6 +46,12 @@ def test_tissue_wave_warns_ahead_of_a_front_of_the_expected_speed(tmp_path):
     assert control["field"]["false_alarms"] == 0
     assert control["statistical"]["sites"] == field["sites"]
     assert control["statistical"]["false_alarms"] <= 0.15 * field["sites"]
+    # From s alone (the observable detectors: the neighbour rule sees the front coming)
+    # most cells are warned ahead too.
+    observable = detection["observable"]
+    assert observable["hits"] >= 0.8 * observable["expressed"]
+    assert observable["lead_median"] > 0
+    assert control["observable"]["false_alarms"] <= 0.15 * field["sites"]
     # sites.csv holds the lead times the summary's quartiles come from.
     with open(out / "sites.csv") as handle:
         leads = [float(row["lead_time_field"]) for row in csv.DictReader(handle)]
