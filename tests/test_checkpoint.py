@@ -324,8 +324,14 @@ start = 0.1
 period = 0.2
 count = 8
 width = 0.1
+[[perturbation]]
+kind = "reset"
+fields = ["s"]
+centre = [0.3, 0.0]
+radius = 0.4
+start = 0.6
 [detect]
-detectors = ["field", "statistical"]
+detectors = ["all"]
 window = 0.5
 bandwidth = 0.2
 trend_window = 0.5
@@ -338,7 +344,8 @@ checkpoint_every = 10
 
 
 def test_cells_sites_and_detectors_resume_exactly(tmp_path):
-    """Site values, expression record and every detector buffer survive a kill -9."""
+    """Site values, expression record, episodes, every detector buffer and the recorded
+    indicators survive a kill -9."""
     config = tmp_path / "cells.toml"
     config.write_text(CELLS_CONFIG)
     reference_out = tmp_path / "reference"
@@ -357,6 +364,15 @@ def test_cells_sites_and_detectors_resume_exactly(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     summary_ref = json.loads((reference_out / "summary.json").read_text())
     assert summary["detection"] == summary_ref["detection"]
+    assert summary["detection"]["episodes"] == 2
+    import h5py
+
+    with h5py.File(out / "detection.h5") as got, h5py.File(reference_out / "detection.h5") as ref:
+        names: list[str] = []
+        ref.visit(lambda name: names.append(name) if isinstance(ref[name], h5py.Dataset) else None)
+        assert {"statistical/tau", "spatial/moran", "neighbour/rise"} <= set(names)
+        for name in names:
+            np.testing.assert_array_equal(got[name][:], ref[name][:], err_msg=name)
     assert (
         summary_ref["detection"]["statistical"]["false_alarms"]
         + summary_ref["detection"]["statistical"]["hits"]

@@ -270,3 +270,34 @@ def test_episodes_indicators_file_and_roc_of_a_short_tissue_run(tmp_path):
     for name in ("variance", "ac1", "spatial_variance", "spatial_skewness", "moran"):
         roc = detection["roc"][name]
         assert roc["null"] == 2 * roc["forced"] > 0
+
+
+@pytest.mark.mpi
+def test_continuum_detectors_are_the_same_on_one_and_two_ranks(tmp_path):
+    """The default crystal at a coarse h with every continuum detector: the same alarms,
+    and the same recorded neighbourhood statistics (the sampled dofs are chosen in the
+    mesh's input order, so the columns of detection.h5 are the same sites)."""
+    runs = {}
+    for n in (1, 2):
+        out = tmp_path / f"out{n}"
+        result = bmf(
+            "run", "--out", str(out), "--quiet", "--no-plots",
+            "--set", "mesh.h=0.05", "--set", "time.t_end=20", "--set", "solver.rtol=1e-10",
+            "--set", 'detect.detectors=["all"]', "--set", "detect.neighbour_threshold=0.01",
+            "--set", "detect.spatial_threshold=0.5", n=n,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        runs[n] = json.loads((out / "summary.json").read_text())["detection"]
+        with h5py.File(out / "detection.h5") as h5:
+            runs[n]["h5"] = {
+                name: h5[name][:]
+                for name in ("sites/key", "spatial/spatial_variance", "neighbour/neighbour_mean")
+            }
+    one, two = runs[1], runs[2]
+    assert one["observable"]["expressed"] > 10
+    for name in ("field", "spatial", "neighbour", "observable", "any"):
+        for key in ("sites", "expressed", "hits", "late", "misses", "false_alarms"):
+            assert one[name][key] == two[name][key], (name, key)
+    np.testing.assert_array_equal(one["h5"]["sites/key"], two["h5"]["sites/key"])
+    for name in ("spatial/spatial_variance", "neighbour/neighbour_mean"):
+        np.testing.assert_allclose(one["h5"][name], two["h5"][name], rtol=1e-6, atol=1e-12)
