@@ -71,42 +71,66 @@ def calibrate(config, comm) -> tuple[dict[str, float], list]:
                 f" longer, or set detect.{key} and calibration_runs = 0"
             )
         threshold = float(np.quantile(values, quantile))
+        if values.min() == values.max():
+            print0(
+                comm,
+                f"bmf run: warning: every site of the null runs scores {values[0]:.3g} on the"
+                f' "{name}" detector (no noise?): with {key} = {values[0]:.3g} any change'
+                " alarms; give sites.noise or field.noise to calibrate against",
+                file=sys.stderr,
+            )
         low, high = cls.threshold_range
         thresholds[key] = min(max(threshold, low), high)
     return thresholds, recorders
 
 
+def roc_series(config, detection, nulls, comm) -> dict | None:
+    """Rank 0: per scored indicator, the series the ROC compares (bmf_fem.roc.evaluate's
+    arguments): each episode of a recorded site that expressed, from its start to its
+    expression, and the same site and span in every null run. After a reset the first
+    window's indicators are left out (they still hold the previous episode). Collective.
+    """
+    units = detection.episode_units()
+    if comm.rank != 0:
+        return None
+    forced_units = units[units[:, 2] >= 0.0]
+    columns = forced_units[:, 0].astype(np.int64)
+    starts, t1 = forced_units[:, 1], forced_units[:, 2]
+    settle = np.where(starts > 0.0, starts + detection.timing.window, -np.inf)
+    series = {}
+    for name in config.detect.detectors:
+        for indicator in DETECTORS[name].scored:
+            times, values = detection.recorder.series(name, indicator)
+            if times.size < 3 or not columns.size:
+                continue
+            outside = times[:, None] < settle[None, :]
+            null = [
+                np.where(outside, np.nan, recorder.series(name, indicator)[1][:, columns])
+                for recorder, _ in nulls
+            ]
+            series[indicator] = (
+                times,
+                np.where(outside, np.nan, values[:, columns]),
+                t1,
+                np.concatenate(null, axis=1),
+                np.tile(t1, len(null)),
+            )
+    return series
+
+
 def roc_scores(config, detection, nulls, comm) -> dict:
-    """Every scored indicator's ROC (Bury et al. 2021, bmf_fem.roc): each episode of a
-    recorded site that expressed, from its start to its expression, against the same
-    site and span in every null run. After a reset the indicators of the first window
-    are left out (they still hold the previous episode)."""
+    """Every scored indicator's ROC (Bury et al. 2021, bmf_fem.roc) against the null runs:
+    ``{indicator: {auc_early, auc_late, forced, null, curve_early, curve_late}}``."""
     from bmf_fem.roc import evaluate
 
-    units = detection.episode_units()  # collective
+    series = roc_series(config, detection, nulls, comm)
     result = {}
     if comm.rank == 0:
-        forced_units = units[units[:, 2] >= 0.0]
-        columns = forced_units[:, 0].astype(np.int64)
-        starts, t1 = forced_units[:, 1], forced_units[:, 2]
-        settle = np.where(starts > 0.0, starts + detection.timing.window, -np.inf)
-        for name in config.detect.detectors:
-            for indicator in DETECTORS[name].scored:
-                times, values = detection.recorder.series(name, indicator)
-                if times.size < 3 or not columns.size:
-                    continue
-                outside = times[:, None] < settle[None, :]
-                forced = np.where(outside, np.nan, values[:, columns])
-                null = [
-                    np.where(outside, np.nan, recorder.series(name, indicator)[1][:, columns])
-                    for recorder, _ in nulls
-                ]
-                scores = evaluate(
-                    times, forced, t1, np.concatenate(null, axis=1), np.tile(t1, len(null))
-                )
-                for part in ("early", "late"):
-                    scores[f"curve_{part}"] = _thin(scores[f"curve_{part}"])
-                result[indicator] = scores
+        for indicator, arguments in series.items():
+            scores = evaluate(*arguments)
+            for part in ("early", "late"):
+                scores[f"curve_{part}"] = _thin(scores[f"curve_{part}"])
+            result[indicator] = scores
     return comm.bcast(result, root=0)
 
 

@@ -370,4 +370,9 @@ def write_report(run: Path) -> list[Path]:
         written.extend(render_report(run, series, field_times(rows), out))
     if (run / "sites.csv").exists() and "s" in series.functions:
         written.append(plot_site_raster(run, series, read_csv(run / "sites.csv"), out))
+    roc = (summary.get("detection") or {}).get("roc")
+    if roc:
+        from bmf_fem.roc import plot_roc
+
+        written.append(plot_roc(out / "roc.png", roc))
     return written
