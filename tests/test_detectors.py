@@ -301,3 +301,15 @@ def test_continuum_detectors_are_the_same_on_one_and_two_ranks(tmp_path):
     np.testing.assert_array_equal(one["h5"]["sites/key"], two["h5"]["sites/key"])
     for name in ("spatial/spatial_variance", "neighbour/neighbour_mean"):
         np.testing.assert_allclose(one["h5"][name], two["h5"][name], rtol=1e-6, atol=1e-12)
+
+
+def test_the_running_kendall_tau_equals_the_direct_one():
+    """Updated pair by pair as values arrive and leave, exactly the O(n^2) sum."""
+    from bmf_fem.detectors.ews import TrendRing, kendall_tau
+
+    rng = np.random.default_rng(6)
+    ring = TrendRing(7, 9)
+    for count in range(1, 40):
+        ring.push(rng.integers(0, 4, 7).astype(float))  # small integers: many ties
+        n = min(count, 9)
+        np.testing.assert_array_equal(ring.tau, kendall_tau(ring.ordered()[:, -n:]))

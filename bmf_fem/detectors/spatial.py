@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from bmf_fem.detectors.base import Detector, Timing
-from bmf_fem.detectors.ews import Ring, SustainedAlarm, kendall_tau
+from bmf_fem.detectors.ews import SustainedAlarm, TrendRing
 from bmf_fem.neighbourhood import spatial_indicators
 
 SPATIAL_INDICATORS = ("spatial_variance", "spatial_skewness", "moran")
@@ -33,7 +33,7 @@ class SpatialDetector(Detector):
         self.every = timing.stride * timing.sample_every  # steps between evaluations
         self.neighbourhood = neighbourhood
         self.indicator = config.spatial_indicator
-        self.history = Ring(n_sites, timing.trend_length)
+        self.history = TrendRing(n_sites, timing.trend_length)
         self.alarm = SustainedAlarm(n_sites, config.spatial_threshold, config.sustain)
         self.last = {name: np.full(n_sites, np.nan) for name in (*SPATIAL_INDICATORS, "tau")}
 
@@ -52,7 +52,7 @@ class SpatialDetector(Detector):
         self.last.update(zip(SPATIAL_INDICATORS, values, strict=True))
         self.history.push(self.last[self.indicator])
         if self.history.full:
-            self.last["tau"] = kendall_tau(self.history.ordered())
+            self.last["tau"] = self.history.tau
             self.alarm.update(t, self.last["tau"])
         return True
 
@@ -64,7 +64,8 @@ class SpatialDetector(Detector):
         self.alarm.new_episode(sites, t + warm_up)
 
     def state_arrays(self) -> dict[str, np.ndarray]:
-        arrays = {"history": self.history.data, **self.alarm.state_arrays()}
+        arrays = {"history": self.history.data, "pairs": self.history.pair_sum}
+        arrays.update(self.alarm.state_arrays())
         arrays.update({f"last_{name}": value for name, value in self.last.items()})
         return arrays
 
@@ -73,6 +74,7 @@ class SpatialDetector(Detector):
 
     def restore(self, arrays: dict[str, np.ndarray], values: dict) -> None:
         self.history.data = arrays["history"].copy()
+        self.history.pair_sum = arrays["pairs"].copy()
         self.history.count = values["count"]
         self.last = {name: arrays[f"last_{name}"].copy() for name in self.last}
         self.alarm.restore(arrays)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from bmf_fem.detectors.base import Detector, Timing
-from bmf_fem.detectors.ews import Ring, SustainedAlarm, indicators, kendall_tau
+from bmf_fem.detectors.ews import Ring, SustainedAlarm, TrendRing, indicators
 
 
 class StatisticalDetector(Detector):
@@ -32,7 +32,9 @@ class StatisticalDetector(Detector):
         self.edges = config.edges
         self.indicator = config.indicator
         self.buffer = Ring(n_sites, timing.samples)
-        self.history = {name: Ring(n_sites, timing.trend_length) for name in ("variance", "ac1")}
+        self.history = {
+            name: TrendRing(n_sites, timing.trend_length) for name in ("variance", "ac1")
+        }
         self.alarm = SustainedAlarm(n_sites, config.tau_threshold, config.sustain)
         self.last = {name: np.full(n_sites, np.nan) for name in ("variance", "ac1", "tau")}
 
@@ -58,7 +60,7 @@ class StatisticalDetector(Detector):
         self.last.update(variance=variance, ac1=ac1)
         if self.history["ac1"].full:
             names = ("ac1", "variance") if self.indicator == "both" else (self.indicator,)
-            taus = [kendall_tau(self.history[name].ordered()) for name in names]
+            taus = [self.history[name].tau for name in names]
             self.last["tau"] = np.minimum.reduce(taus)
             self.alarm.update(t, self.last["tau"])
         return True
@@ -72,6 +74,7 @@ class StatisticalDetector(Detector):
     def state_arrays(self) -> dict[str, np.ndarray]:
         arrays = {"buffer": self.buffer.data, **self.alarm.state_arrays()}
         arrays.update({f"history_{name}": ring.data for name, ring in self.history.items()})
+        arrays.update({f"pairs_{name}": ring.pair_sum for name, ring in self.history.items()})
         arrays.update({f"last_{name}": value for name, value in self.last.items()})
         return arrays
 
@@ -83,6 +86,7 @@ class StatisticalDetector(Detector):
         self.buffer.count = values["count"]
         for name, ring in self.history.items():
             ring.data = arrays[f"history_{name}"].copy()
+            ring.pair_sum = arrays[f"pairs_{name}"].copy()
             ring.count = values["history_count"]
         self.last = {name: arrays[f"last_{name}"].copy() for name in self.last}
         self.alarm.restore(arrays)
