@@ -64,3 +64,20 @@ def test_output_cost_prints_a_row_per_writer_and_cleans_up():
         dofs, at10, at100, *_, size = cells
         assert dofs == "49" and float(at10) > 0 and at100 == "-", label
         assert float(size) > 49 * 5 * 8 / 1e3 * 0.9, label  # five float64 fields
+
+
+@pytest.mark.slow
+def test_detection_benchmark_prints_auc_and_hit_tables():
+    command = [sys.executable, str(CHECKOUT / "benchmarks" / "detection.py")]
+    command += ["--scenarios", "slow", "--seeds", "2"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    auc = {line.split()[0]: line.split()[1:] for line in lines if line.startswith(("ac1", "var"))}
+    assert set(auc) == {"ac1", "variance"}
+    for early, late, forced, null in auc.values():
+        assert 0.5 < float(early) <= 1.0 and 0.5 < float(late) <= 1.0
+        assert int(forced) == int(null) > 100  # 2 seeds x 90 cells, those that expressed
+    observable = next(line.split() for line in lines if line.startswith("observable"))
+    expressed, hits = int(observable[1]), int(observable[2])
+    assert hits >= 0.6 * expressed > 0
