@@ -189,7 +189,7 @@ def main() -> None:
     parser.add_argument("--cost", action="store_true", help="also the online cost per step")
     args = parser.parse_args()
     comm = MPI.COMM_WORLD
-    say = print if comm.rank == 0 else (lambda *a, **k: None)
+    say = (lambda *a, **k: print(*a, **k, flush=True)) if comm.rank == 0 else (lambda *a, **k: None)
     with tempfile.TemporaryDirectory(prefix="bmf-detection-") as directory:
         scratch = Path(comm.bcast(directory, root=0))
         for name in args.scenarios:

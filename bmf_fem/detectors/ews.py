@@ -84,25 +84,23 @@ class TrendRing(Ring):
         self.pair_sum = np.zeros(n_sites)
 
     def push(self, values: np.ndarray) -> None:
+        values = np.nan_to_num(values)  # NaN (no value yet) counts as 0
         slot = self.count % self.length
-        others = np.arange(self.length) != slot
-        if self.full:  # the oldest value leaves: its pairs with every later one go
+        if self.full:
             leaving = self.data[:, slot]
-            self.pair_sum -= _signs(self.data[:, others] - leaving[:, None]).sum(axis=1)
+            # the oldest value leaves with its pairs (its own column's sign is 0) ...
+            self.pair_sum -= np.sign(self.data - leaving[:, None]).sum(axis=1)
+            # ... and the new one pairs with every other value (not with the leaving one)
+            arriving = np.sign(values[:, None] - self.data).sum(axis=1)
+            self.pair_sum += arriving - np.sign(values - leaving)
         else:
-            others &= np.arange(self.length) < self.count
-        self.pair_sum += _signs(values[:, None] - self.data[:, others]).sum(axis=1)
+            self.pair_sum += np.sign(values[:, None] - self.data[:, : self.count]).sum(axis=1)
         super().push(values)
 
     @property
     def tau(self) -> np.ndarray:
         n = min(self.count, self.length)
         return self.pair_sum / (n * (n - 1) / 2) if n > 1 else np.zeros_like(self.pair_sum)
-
-
-def _signs(differences: np.ndarray) -> np.ndarray:
-    """Signs of differences, NaN counted as a tie."""
-    return np.nan_to_num(np.sign(differences), copy=False)
 
 
 class SustainedAlarm:
