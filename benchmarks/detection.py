@@ -14,7 +14,8 @@ Scenarios (``--scenarios``, default all):
 
 Then the online cost of detection (``--cost``): ms per step of a continuum run with
 about 10k sites without detectors, with the field detector and with every one, in one
-process, alternating.
+process, alternating; and the time spent inside the detectors, timed around them (the
+steadier number on a busy machine), as a share of the rest of the step.
 
     containers/run python3 benchmarks/detection.py                 # all, about 10 min
     containers/run python3 benchmarks/detection.py --scenarios slow --seeds 4
@@ -151,18 +152,28 @@ def shipped(name: str, comm, scratch: Path) -> tuple[dict, dict]:
     return from_summary(summary)
 
 
-def cost(comm, repeats: int = 3) -> list[tuple[str, float]]:
-    """ms per step with no detectors, the field detector and every continuum one."""
+def cost(comm, repeats: int = 7, steps: int = 50) -> list[tuple[str, float, float]]:
+    """ms per step with no detectors, the field detector and every continuum one, the
+    variants alternating; and the ms of each step spent in the detectors (timed inside)."""
     variants = {"none": [], "field": ["field"], "all": ["all"]}
     simulations = {}
+    inside = {label: 0.0 for label in variants}
     for label, detectors in variants.items():
         config = load_config(
             demo_path("tickling"),
             overrides=["mesh.h=0.0085", f"detect.detectors={detectors!r}".replace("'", '"')],
         )
-        simulations[label] = Simulation(config, comm)
+        simulation = simulations[label] = Simulation(config, comm)
+        if simulation.detection is not None:
+            update = simulation.detection.update
+
+            def timed(step, t, update=update, label=label):
+                started = time.perf_counter()
+                update(step, t)
+                inside[label] += time.perf_counter() - started
+
+            simulation.detection.update = timed
     timings: dict[str, list[float]] = {label: [] for label in variants}
-    steps = 40
     for _ in range(repeats):
         for label, simulation in simulations.items():
             comm.barrier()
@@ -174,7 +185,10 @@ def cost(comm, repeats: int = 3) -> list[tuple[str, float]]:
     sites = simulations["none"].model.V.dofmap.index_map.size_global
     for simulation in simulations.values():
         simulation.close()
-    return [(f"{label} ({sites} sites)", float(np.median(ms))) for label, ms in timings.items()]
+    return [
+        (f"{label} ({sites} sites)", float(np.median(ms)), 1e3 * inside[label] / (repeats * steps))
+        for label, ms in timings.items()
+    ]
 
 
 def main() -> None:
@@ -229,9 +243,15 @@ def main() -> None:
     if args.cost:
         rows = cost(comm)
         baseline = rows[0][1]
-        say(f"\n## online cost\n{'detectors':<24} {'ms/step':>8} {'vs none':>8}")
-        for label, ms in rows:
-            say(f"{label:<24} {ms:>8.2f} {100.0 * (ms / baseline - 1.0):>7.1f}%")
+        say(
+            f"\n## online cost (median of 7 x 50 steps, variants alternating)\n"
+            f"{'detectors':<24} {'ms/step':>8} {'vs none':>8} {'in detectors':>13} {'share':>6}"
+        )
+        for label, ms, detecting in rows:
+            say(
+                f"{label:<24} {ms:>8.2f} {100.0 * (ms / baseline - 1.0):>7.1f}%"
+                f" {detecting:>10.3f} ms {100.0 * detecting / (ms - detecting):>5.1f}%"
+            )
 
 
 if __name__ == "__main__":

@@ -27,6 +27,8 @@ class GraphNeighbourhood:
         self.matrix = (upper + upper.T).tocsr()
         self.hops = hops
         self.degree = self.adjacent(np.ones(n))
+        self.weights = self.kernel(np.ones(n))  # N_i
+        self.degree_weights = self.kernel(self.degree)  # sum_j w_ij d_j
 
     def adjacent(self, values: np.ndarray) -> np.ndarray:
         """``A x``: the sum over each site's neighbours."""
@@ -68,6 +70,8 @@ class MeshNeighbourhood:
         self.x, self.y = self.matrix.createVecs()
         self.hops = hops
         self.degree = self.adjacent(np.ones(self.x.getLocalSize()))
+        self.weights = self.kernel(np.ones_like(self.degree))  # N_i
+        self.degree_weights = self.kernel(self.degree)  # sum_j w_ij d_j
 
     def adjacent(self, values: np.ndarray) -> np.ndarray:
         """``A x`` at the owned dofs (collective)."""
@@ -109,7 +113,7 @@ def spatial_indicators(
     s = np.asarray(values, dtype=np.float64) - REFERENCE
     kernel, adjacent = neighbourhood.kernel, neighbourhood.adjacent
     degree = neighbourhood.degree
-    total = kernel(np.ones_like(s))
+    total = neighbourhood.weights
     mean = kernel(s) / total
     second = kernel(s * s) / total
     third = kernel(s**3) / total
@@ -120,11 +124,11 @@ def spatial_indicators(
         kernel(s * neighbours_sum)
         - mean * kernel(s * degree)
         - mean * kernel(neighbours_sum)
-        + mean**2 * kernel(degree)
+        + mean**2 * neighbourhood.degree_weights
     )
     # A relative floor: a variance at rounding level of s^2 is a flat neighbourhood.
     flat = variance <= 1e-12 * np.maximum(second, 1e-300)
     with np.errstate(invalid="ignore", divide="ignore"):
         skewness = np.where(flat, 0.0, central_third / variance**1.5)
-        moran = np.where(flat, 0.0, pairs / (kernel(degree) * variance))
+        moran = np.where(flat, 0.0, pairs / (neighbourhood.degree_weights * variance))
     return variance, skewness, moran

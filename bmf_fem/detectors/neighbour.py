@@ -1,9 +1,9 @@
 """The neighbour rule: expression that spreads is announced by the neighbours.
 
-A site (not expressed itself) is warned when a site within ``detect.hops`` steps of the
-site graph is expressed (s above ``sites.on``), or when the mean of s over its direct
-neighbours rises faster than ``neighbour_threshold`` per unit time (the least-squares
-slope over the last ``window`` time units, evaluated every twentieth of it) for
+Every twentieth of ``detect.window``, a site (not expressed itself) is warned when a site
+within ``detect.hops`` steps of the site graph is expressed (s above ``sites.on``), or
+when the mean of s over its direct neighbours rises faster than ``neighbour_threshold``
+per unit time (the least-squares slope over the last ``window`` time units) for
 ``sustain`` time units. The rise threshold is calibrated on null runs like the
 statistical detector's tau. Nothing but s is read.
 """
@@ -44,7 +44,7 @@ class NeighbourDetector(Detector):
         return self.alarm.max_score
 
     def update(self, step: int, t: float, sites) -> bool:
-        if step % self.timing.sample_every:
+        if step % self.every:
             return False
         values = sites.values()
         below = values <= sites.on
@@ -52,15 +52,15 @@ class NeighbourDetector(Detector):
         alarm = self.alarm.alarm_time
         listening = t >= self.alarm.quiet_until
         alarm[below & reached & listening & (alarm < 0.0)] = t
-        if step % self.every:
-            return False
         degree = self.neighbourhood.degree
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = np.where(degree > 0, self.neighbourhood.adjacent(values) / degree, np.nan)
         self.means.push(mean)
         self.last["neighbour_mean"] = mean
         if self.means.full:
-            rise = self.means.ordered() @ self.slope_weights
+            # the slope weights turned to the ring's slots (no reordered copy of the ring)
+            turned = (np.arange(self.means.length) - self.means.count) % self.means.length
+            rise = self.means.data @ self.slope_weights[turned]
             self.last["rise"] = rise
             self.alarm.update(t, np.where(below, np.nan_to_num(rise, nan=-np.inf), -np.inf))
         return True

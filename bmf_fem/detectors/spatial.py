@@ -1,7 +1,7 @@
 """The spatial detector: s over each site's neighbourhood, as a snapshot would show it.
 
-Every twentieth of ``detect.window`` the spatial variance, skewness and Moran's I of s
-over each site's neighbourhood (bmf_fem.neighbourhood: ``detect.hops`` steps of the site
+Every twentieth of ``detect.trend_window`` the spatial variance, skewness and Moran's I
+of s over each site's neighbourhood (bmf_fem.neighbourhood: ``detect.hops`` steps of the site
 graph) are computed; Kendall's tau of ``detect.spatial_indicator`` over the last
 ``trend_window`` time units is the score, and the alarm is raised when it stays above
 ``spatial_threshold`` for ``sustain`` time units. A front or a patch of expression
@@ -17,6 +17,9 @@ from bmf_fem.detectors.base import Detector, Timing
 from bmf_fem.detectors.ews import SustainedAlarm, TrendRing
 from bmf_fem.neighbourhood import spatial_indicators
 
+TREND_POINTS = 20
+"""Spatial indicator values in a trend window (one evaluation every twentieth of it)."""
+
 SPATIAL_INDICATORS = ("spatial_variance", "spatial_skewness", "moran")
 
 
@@ -30,10 +33,11 @@ class SpatialDetector(Detector):
 
     def __init__(self, n_sites: int, config, timing: Timing, neighbourhood):
         self.timing = timing
-        self.every = timing.stride * timing.sample_every  # steps between evaluations
+        # steps between evaluations: TREND_POINTS of them span the trend window
+        self.every = max(1, round(timing.trend_window / (TREND_POINTS * timing.dt)))
         self.neighbourhood = neighbourhood
         self.indicator = config.spatial_indicator
-        self.history = TrendRing(n_sites, timing.trend_length)
+        self.history = TrendRing(n_sites, TREND_POINTS)
         self.alarm = SustainedAlarm(n_sites, config.spatial_threshold, config.sustain)
         self.last = {name: np.full(n_sites, np.nan) for name in (*SPATIAL_INDICATORS, "tau")}
 
