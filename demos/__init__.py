@@ -2,6 +2,8 @@
 
 A scripted demo is a module with a docstring and ``run(out, quick, comm)`` (see
 `bmf_fem.demos.common`); a configuration demo is a TOML file run by ``bmf run``.
+
+This folder is installed as ``bmf_fem.demos`` (the package-dir mapping in pyproject.toml).
 """
 
 from __future__ import annotations

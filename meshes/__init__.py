@@ -9,6 +9,9 @@ tags, so inputs, perturbations and sites can name them. The public entry points:
 
 `params` holds the [mesh] keys except `kind`; a key set to None counts as unset.
 Parameters, defaults and tags of each kind are documented in docs/geometry.md.
+
+This folder is installed as ``bmf_fem.meshes`` (the package-dir mapping in
+pyproject.toml).
 """
 
 from __future__ import annotations
