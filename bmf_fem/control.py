@@ -1,4 +1,7 @@
-"""Runs with detection: null runs that calibrate the statistical alarm, and a paired control.
+"""Runs with detection: null runs that calibrate the detectors, and a paired control.
+
+summary.json, the mark of a finished run, is written once, when the run and its control
+are done and the summary holds everything below.
 
 The run's resolution warnings (bmf_fem.resolution) are printed before it starts and
 written into its summary.json ("warnings", "resolution").
@@ -180,7 +183,9 @@ def run_with_detection(
             print0(comm, f"bmf: warning: {message}", file=sys.stderr)
         if on_start is not None:
             on_start(simulation)
-        summary = simulation.run(out, force=force, progress=progress, resume=resume)
+        summary = simulation.run(
+            out, force=force, progress=progress, resume=resume, write_summary=False
+        )
         if nulls and simulation.detection is not None:
             roc = roc_scores(config, simulation.detection, nulls, comm)
             if roc:

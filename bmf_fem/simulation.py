@@ -163,8 +163,12 @@ class Simulation:
         progress: bool = True,
         resume: bool = False,
         on_step: Callable[[Simulation], None] | None = None,
+        write_summary: bool = True,
     ) -> dict:
         """Run to ``time.t_end`` writing fields, metrics and a summary into ``out``.
+
+        ``write_summary=False`` leaves summary.json (the mark of a finished run) to the
+        caller, which adds to the summary first (bmf_fem.control).
 
         ``on_step(simulation)`` is called after every step (probes, distances, custom
         records in scripts); it must be called on every rank and may be collective.
@@ -231,7 +235,8 @@ class Simulation:
         if self.sites.mode == "cells":
             rows = self.detection.site_rows() if self.detection else self.sites.table()
             write_csv(out / "sites.csv", rows, self.comm)
-        write_json(out / "summary.json", summary, self.comm)
+        if write_summary:
+            write_json(out / "summary.json", summary, self.comm)
         return summary
 
     def _checkpoint_if_due(self, out: Path, step: int, every: int, stop) -> None:
