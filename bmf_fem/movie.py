@@ -26,15 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bmf_fem.report import (
-    FIELD_COLOURS,
-    Series,
-    draw_field,
-    pulse_times,
-    read_csv,
-    read_series,
-    read_values,
-)
+from bmf_fem.report import draw_field, pulse_times
+from bmf_fem.results import FIELD_COLOURS, Series, read_csv, read_series, read_values
 
 MAX_FRAMES = 300
 FRAMES_PER_SECOND = 20

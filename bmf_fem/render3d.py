@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bmf_fem.report import FIELD_COLOURS, Series, values_at
+from bmf_fem.results import FIELD_COLOURS, Series, values_at
 
 VIEW = (1.0, -1.6, 0.9)  # direction from the mesh centre to the camera
 PIXELS = (400, 430)

@@ -223,7 +223,7 @@ def healing_picture(
     import matplotlib.pyplot as plt
     import matplotlib.tri as mtri
 
-    from bmf_fem.report import read_series, values_at
+    from bmf_fem.results import read_series, values_at
 
     panels = [(cut_run, t, f"cut, t = {t:.3g}") for t in times]
     panels.append((uncut_run, times[-1], f"uncut, t = {times[-1]:.3g}"))

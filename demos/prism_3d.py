@@ -90,7 +90,7 @@ def along_axis(points: np.ndarray, cells: np.ndarray, heights: np.ndarray) -> tu
 
 def plot_axis_profiles(run: Path, times: list[float], path: Path) -> Path:
     """phi along the crystal's axis at a few times (rank 0, from the written fields)."""
-    from bmf_fem.report import read_series, values_at
+    from bmf_fem.results import read_series, values_at
 
     series = read_series(run)
     heights = np.linspace(-APEX, APEX, 121) * 0.999

@@ -89,7 +89,7 @@ QUICK = {
 
 def site_centres(run: Path) -> dict[str, np.ndarray]:
     """The centroid of every cell region, from the mesh and tags the run wrote."""
-    from bmf_fem.report import read_series
+    from bmf_fem.results import read_series
 
     series = read_series(run)
     regions = json.loads((run / "summary.json").read_text())["regions"]

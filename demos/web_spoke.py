@@ -109,7 +109,7 @@ def signal_picture(
     import matplotlib.pyplot as plt
     from matplotlib.collections import LineCollection
 
-    from bmf_fem.report import read_series
+    from bmf_fem.results import read_series
 
     series = read_series(run_dir)
     regions = json.loads((run_dir / "summary.json").read_text())["regions"]
@@ -161,7 +161,8 @@ def web_picture(path: Path, run_dirs: dict[str, Path], times: list[float]) -> Pa
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
 
-    from bmf_fem.report import draw_field, frame_axes, read_series, values_at
+    from bmf_fem.report import draw_field, frame_axes
+    from bmf_fem.results import read_series, values_at
 
     norm = LogNorm(vmin=1e-6, vmax=1.0)
     fig, axes = plt.subplots(

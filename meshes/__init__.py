@@ -20,9 +20,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from .data import MeshData, MeshError, groups_from_names
+from .data import MeshData, MeshError, MeshQuality, groups_from_names
 from .parameters import SHAPES, describe_keys, keys_of, kind_module, parse_options, resolve
-from .quality import MeshQuality, compute_quality, region_measures
+from .quality import compute_quality, region_measures
 
 KINDS: tuple[str, ...] = ("crystal", "web", "tissue", "box", "file")
 

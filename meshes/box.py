@@ -16,7 +16,7 @@ import gmsh
 import numpy as np
 
 from .gmsh_model import Built, GmshSession, add_physical, model_from_arrays
-from .parameters import Key, check_cell_estimate, requirement
+from .keys import Key, check_cell_estimate, requirement
 
 KEYS: tuple[Key, ...] = (
     Key(

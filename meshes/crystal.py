@@ -27,7 +27,7 @@ import numpy as np
 
 from .data import MeshError
 from .gmsh_model import Built, GmshSession, add_physical
-from .parameters import Key, check_cell_estimate, requirement
+from .keys import Key, check_cell_estimate, requirement
 from .shapes import ConvexPiece, occ_piece, regular_polygon, union_depth
 from .voronoi import bounded_cells, spaced_points
 

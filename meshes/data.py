@@ -1,4 +1,5 @@
-"""What a geometry hands to the solver: the distributed mesh, its tags and their names."""
+"""What a geometry hands to the solver: the distributed mesh, its tags, their names and its
+quality record (computed by bmf_fem.meshes.quality)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,6 @@ import numpy as np
 
 if TYPE_CHECKING:
     import dolfinx.mesh
-
-    from .quality import MeshQuality
 
 
 class MeshError(ValueError):
@@ -98,3 +97,86 @@ def _find(tags: dolfinx.mesh.MeshTags | None, values: tuple[int, ...]) -> np.nda
         return np.empty(0, dtype=np.int32)
     found = [tags.indices[tags.values == value] for value in values]
     return np.unique(np.concatenate(found)).astype(np.int32) if found else np.empty(0, np.int32)
+
+
+MEASURE_NAME = {0: "count", 1: "length", 2: "area", 3: "volume"}
+PLURAL = {
+    "interval": "intervals",
+    "triangle": "triangles",
+    "tetrahedron": "tetrahedra",
+    "quadrilateral": "quadrilaterals",
+    "hexahedron": "hexahedra",
+}
+
+
+@dataclass
+class MeshQuality:
+    """Global quality numbers (the same on every rank)."""
+
+    cell_type: str
+    tdim: int
+    gdim: int
+    num_cells: int
+    num_vertices: int
+    measure: float
+    min_angle: float  # degrees; nan for intervals
+    radius_ratio_min: float  # nan where not defined
+    radius_ratio_mean: float
+    edge_min: float
+    edge_max: float
+    degenerate: int
+    inverted: int
+    cell_counts: dict[str, int] = field(default_factory=dict)
+    cell_measures: dict[str, float] = field(default_factory=dict)
+    facet_counts: dict[str, int] = field(default_factory=dict)
+    facet_measures: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def cells_name(self) -> str:
+        return PLURAL.get(self.cell_type, self.cell_type + "s")
+
+    def problems(self) -> str:
+        """Why the mesh is unusable, or "" when it is fine."""
+        issues = []
+        if self.num_cells == 0:
+            issues.append("the mesh has no cells")
+        if self.degenerate:
+            issues.append(f"{self.degenerate} degenerate cells (zero {MEASURE_NAME[self.tdim]})")
+        if self.inverted:
+            issues.append(f"{self.inverted} inverted cells (negative Jacobian)")
+        return "; ".join(issues)
+
+    def report(self, description: str) -> str:
+        """A few lines for `bmf mesh`: counts, quality, and every region's size."""
+        cells = f"{self.num_cells} {self.cells_name}"
+        lines = [
+            description,
+            f"  {cells}, {self.num_vertices} vertices, tdim {self.tdim}, gdim {self.gdim}, "
+            f"{MEASURE_NAME[self.tdim]} {self.measure:.6g}",
+        ]
+        if self.tdim >= 2:
+            lines.append(
+                f"  min angle {self.min_angle:.1f} deg, radius ratio min "
+                f"{self.radius_ratio_min:.3f} mean {self.radius_ratio_mean:.3f}"
+            )
+        lines.append(f"  edge length {self.edge_min:.3g} .. {self.edge_max:.3g}")
+        lines.append(f"  degenerate cells {self.degenerate}, inverted cells {self.inverted}")
+        lines.extend(_region_lines("cell", self.cell_counts, self.cell_measures, self.tdim))
+        lines.extend(_region_lines("facet", self.facet_counts, self.facet_measures, self.tdim - 1))
+        return "\n".join(lines)
+
+
+def _region_lines(what: str, counts: dict, measures: dict, dim: int) -> list[str]:
+    if not counts:
+        return [f"  {what} regions: none"]
+    lines = [f"  {what} regions ({len(counts)}):"]
+    shown = list(counts)
+    if len(shown) > 24:
+        shown = [*shown[:20], "...", *shown[-3:]]
+    for name in shown:
+        if name == "...":
+            lines.append("    ...")
+            continue
+        size = "" if dim == 0 else f"  {MEASURE_NAME[dim]} {measures[name]:.6g}"
+        lines.append(f"    {name:<16} {counts[name]:>8} {what}s{size}")
+    return lines

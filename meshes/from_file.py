@@ -23,7 +23,7 @@ import numpy as np
 
 from .data import MeshError
 from .gmsh_model import Built, GmshSession, model_from_arrays
-from .parameters import Key
+from .keys import Key
 
 KEYS: tuple[Key, ...] = (
     Key(

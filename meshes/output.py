@@ -39,9 +39,9 @@ def write_xdmf(data: MeshData, path: Path) -> None:
 
 def _gather_entities(data: MeshData, dim: int, entities: np.ndarray, values: np.ndarray):
     """Vertex coordinates and values of owned entities, gathered on rank 0."""
-    from .quality import _vertex_coordinates
+    from .quality import vertex_coordinates
 
-    points = _vertex_coordinates(data.mesh, dim, entities)
+    points = vertex_coordinates(data.mesh, dim, entities)
     gathered = data.mesh.comm.gather((points, values), root=0)
     if gathered is None:
         return None, None

@@ -1,7 +1,8 @@
 """The `[mesh]` keys: their types, ranges and defaults, and the checks that name them.
 
-Each geometry module declares its own keys with `Key`; this module holds the common keys
-(shape, size, h, dim, seed, file) and resolves a user's table into a complete, checked
+Each geometry module declares its own keys with `Key` (bmf_fem.meshes.keys); this module
+holds the registry of kinds and the common keys (shape, size, h, dim, seed, file) and
+resolves a user's table into a complete, checked
 dictionary. A value of ``None`` means "not set" (the default applies), so a configuration
 layer may pass unset keys through.
 """
@@ -10,51 +11,11 @@ from __future__ import annotations
 
 import difflib
 import math
-from dataclasses import dataclass
 from typing import Any
 
+from . import box, crystal, from_file, tissue, web
 from .data import MeshError
-
-Default = Any  # a value, or a function of the keys resolved so far
-
-
-@dataclass(frozen=True)
-class Key:
-    """One `[mesh]` key: its type, its default and the values it may take."""
-
-    name: str
-    type: str  # "float", "int", "str", "bool", "floats" (list of numbers), "points"
-    default: Default
-    doc: str
-    default_doc: str = ""  # how the default reads in the docs when it is computed
-    minimum: float | None = None
-    maximum: float | None = None
-    exclusive_minimum: bool = False
-    exclusive_maximum: bool = False
-    choices: tuple[str, ...] | None = None
-    shapes: tuple[str, ...] | None = None  # shapes the key applies to (None: all)
-
-    def default_for(self, resolved: dict[str, Any]) -> Any:
-        return self.default(resolved) if callable(self.default) else self.default
-
-    def describe_range(self) -> str:
-        parts = []
-        if self.choices:
-            return "one of " + ", ".join(repr(c) for c in self.choices)
-        if self.minimum is not None:
-            parts.append(f"{'>' if self.exclusive_minimum else '>='} {self.minimum:g}")
-        if self.maximum is not None:
-            parts.append(f"{'<' if self.exclusive_maximum else '<='} {self.maximum:g}")
-        kind = {
-            "float": "a number",
-            "int": "an integer",
-            "str": "a string",
-            "bool": "true or false",
-        }
-        kind["floats"] = "a list of numbers"
-        text = kind.get(self.type, "a list of points")
-        return text + (" " + " and ".join(parts) if parts else "")
-
+from .keys import Key
 
 # The dimensions and shapes of each kind; the first shape of a dimension is its default.
 SHAPES: dict[str, dict[int, tuple[str, ...]]] = {
@@ -102,16 +63,13 @@ COMMON_KEYS: tuple[Key, ...] = (
     Key("file", "str", None, 'mesh file to read (kind = "file" only)', default_doc="none"),
 )
 
-# Refuse absurd requests before gmsh spends an hour on them.
-MAX_ESTIMATED_CELLS = 20_000_000
+KINDS = {"crystal": crystal, "web": web, "tissue": tissue, "box": box, "file": from_file}
+"""The module that declares (KEYS) and builds each mesh kind."""
 
 
 def kind_module(kind: str) -> Any:
     """The module that declares and builds `kind`."""
-    from . import box, crystal, from_file, tissue, web
-
-    modules = {"crystal": crystal, "web": web, "tissue": tissue, "box": box, "file": from_file}
-    return modules[kind]
+    return KINDS[kind]
 
 
 def _kind_keys(kind: str) -> tuple[Key, ...]:
@@ -280,50 +238,6 @@ def _resolve_shape_and_dim(kind: str, values: dict[str, Any], resolved: dict[str
             f"{dim}D {kind} shapes are {', '.join(repr(s) for s in shapes_by_dim[dim])}"
         )
     resolved["shape"], resolved["dim"] = shape, dim
-
-
-def check_cell_estimate(resolved: dict[str, Any], measure: float, tdim: int) -> None:
-    """Refuse an h so small that the mesh would have more than MAX_ESTIMATED_CELLS cells."""
-    h = resolved["h"]
-    per_cell = {1: h, 2: math.sqrt(3) / 4 * h**2, 3: h**3 / (6 * math.sqrt(2))}[tdim]
-    estimate = measure / per_cell
-    if estimate > MAX_ESTIMATED_CELLS:
-        raise MeshError(
-            f"mesh.h = {h:g} would give about {estimate:.2g} cells for mesh.size = "
-            f"{resolved['size']:g}; use a larger h (this check stops at {MAX_ESTIMATED_CELLS:.0e})"
-        )
-    available = available_memory()
-    fitting = MEMORY_MARGIN * available / BYTES_PER_CELL
-    if available and estimate > fitting:
-        largest = h * (estimate / fitting) ** (1 / tdim)
-        raise MeshError(
-            f"mesh.h = {h:g} would give about {estimate:.2g} cells, about"
-            f" {estimate * BYTES_PER_CELL / 2**30:.1f} GiB at {BYTES_PER_CELL} bytes a cell; this"
-            f" machine has {available / 2**30:.1f} GiB available (the run may use"
-            f" {MEMORY_MARGIN:.0%} of it): use mesh.h >= {largest:.3g}"
-        )
-
-
-BYTES_PER_CELL = 4096  # mesh, spaces, matrices, preconditioner and fields, rounded up
-MEMORY_MARGIN = 0.5  # the share of MemAvailable a run may take
-
-
-def available_memory() -> int:
-    """MemAvailable from /proc/meminfo in bytes; 0 when it cannot be read."""
-    try:
-        with open("/proc/meminfo") as handle:
-            for line in handle:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
-
-
-def requirement(condition: bool, message: str) -> None:
-    """Raise MeshError(message) unless `condition` holds."""
-    if not condition:
-        raise MeshError(message)
 
 
 def parse_options(items: list[str]) -> dict[str, Any]:

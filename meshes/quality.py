@@ -8,101 +8,15 @@ angles of tetrahedra, corner angles of quadrilaterals. The radius ratio is norma
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-if TYPE_CHECKING:
-    from .data import MeshData
+from .data import MeshData, MeshQuality
 
 # A cell whose normalised radius ratio is below this is degenerate (flat to round-off).
 DEGENERATE_RATIO = 1e-6
 
-MEASURE_NAME = {0: "count", 1: "length", 2: "area", 3: "volume"}
-PLURAL = {
-    "interval": "intervals",
-    "triangle": "triangles",
-    "tetrahedron": "tetrahedra",
-    "quadrilateral": "quadrilaterals",
-    "hexahedron": "hexahedra",
-}
 
-
-@dataclass
-class MeshQuality:
-    """Global quality numbers (the same on every rank)."""
-
-    cell_type: str
-    tdim: int
-    gdim: int
-    num_cells: int
-    num_vertices: int
-    measure: float
-    min_angle: float  # degrees; nan for intervals
-    radius_ratio_min: float  # nan where not defined
-    radius_ratio_mean: float
-    edge_min: float
-    edge_max: float
-    degenerate: int
-    inverted: int
-    cell_counts: dict[str, int] = field(default_factory=dict)
-    cell_measures: dict[str, float] = field(default_factory=dict)
-    facet_counts: dict[str, int] = field(default_factory=dict)
-    facet_measures: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def cells_name(self) -> str:
-        return PLURAL.get(self.cell_type, self.cell_type + "s")
-
-    def problems(self) -> str:
-        """Why the mesh is unusable, or "" when it is fine."""
-        issues = []
-        if self.num_cells == 0:
-            issues.append("the mesh has no cells")
-        if self.degenerate:
-            issues.append(f"{self.degenerate} degenerate cells (zero {MEASURE_NAME[self.tdim]})")
-        if self.inverted:
-            issues.append(f"{self.inverted} inverted cells (negative Jacobian)")
-        return "; ".join(issues)
-
-    def report(self, description: str) -> str:
-        """A few lines for `bmf mesh`: counts, quality, and every region's size."""
-        cells = f"{self.num_cells} {self.cells_name}"
-        lines = [
-            description,
-            f"  {cells}, {self.num_vertices} vertices, tdim {self.tdim}, gdim {self.gdim}, "
-            f"{MEASURE_NAME[self.tdim]} {self.measure:.6g}",
-        ]
-        if self.tdim >= 2:
-            lines.append(
-                f"  min angle {self.min_angle:.1f} deg, radius ratio min "
-                f"{self.radius_ratio_min:.3f} mean {self.radius_ratio_mean:.3f}"
-            )
-        lines.append(f"  edge length {self.edge_min:.3g} .. {self.edge_max:.3g}")
-        lines.append(f"  degenerate cells {self.degenerate}, inverted cells {self.inverted}")
-        lines.extend(_region_lines("cell", self.cell_counts, self.cell_measures, self.tdim))
-        lines.extend(_region_lines("facet", self.facet_counts, self.facet_measures, self.tdim - 1))
-        return "\n".join(lines)
-
-
-def _region_lines(what: str, counts: dict, measures: dict, dim: int) -> list[str]:
-    if not counts:
-        return [f"  {what} regions: none"]
-    lines = [f"  {what} regions ({len(counts)}):"]
-    shown = list(counts)
-    if len(shown) > 24:
-        shown = [*shown[:20], "...", *shown[-3:]]
-    for name in shown:
-        if name == "...":
-            lines.append("    ...")
-            continue
-        size = "" if dim == 0 else f"  {MEASURE_NAME[dim]} {measures[name]:.6g}"
-        lines.append(f"    {name:<16} {counts[name]:>8} {what}s{size}")
-    return lines
-
-
-def _vertex_coordinates(mesh, dim: int, entities: np.ndarray) -> np.ndarray:
+def vertex_coordinates(mesh, dim: int, entities: np.ndarray) -> np.ndarray:
     """(n, vertices, gdim) coordinates of the vertices of `entities` of dimension `dim`."""
     import dolfinx.mesh
 
@@ -277,7 +191,7 @@ def compute_quality(data: MeshData, inverted: int = 0) -> MeshQuality:
     cell_type = topology.cell_type.name
     num_owned = topology.index_map(tdim).size_local
     cells = np.arange(num_owned, dtype=np.int32)
-    points = _vertex_coordinates(mesh, tdim, cells)
+    points = vertex_coordinates(mesh, tdim, cells)
     measures = entity_measures(points, tdim, cell_type)
     min_angle, ratio, lengths = _cell_shape_numbers(points, tdim, cell_type)
     flat = np.nan_to_num(ratio, nan=1.0) < DEGENERATE_RATIO
@@ -330,7 +244,7 @@ def compute_quality(data: MeshData, inverted: int = 0) -> MeshQuality:
         facet_map = topology.index_map(tdim - 1)
         owned = data.facet_tags.indices < facet_map.size_local
         tag_facets, tag_values = data.facet_tags.indices[owned], data.facet_tags.values[owned]
-        facet_points = _vertex_coordinates(mesh, tdim - 1, tag_facets)
+        facet_points = vertex_coordinates(mesh, tdim - 1, tag_facets)
         facet_measures = entity_measures(facet_points, tdim - 1)
         for name, value in data.facet_regions.items():
             selected = tag_values == value

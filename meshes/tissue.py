@@ -18,7 +18,7 @@ import numpy as np
 
 from .data import MeshError
 from .gmsh_model import Built, GmshSession, add_physical
-from .parameters import Key, check_cell_estimate, requirement
+from .keys import Key, check_cell_estimate, requirement
 from .shapes import occ_polygon
 from .voronoi import grid_samples, lloyd, polygons_2d, polyhedra_3d, spaced_points
 

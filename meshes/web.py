@@ -30,7 +30,7 @@ import numpy as np
 
 from .data import MeshError
 from .gmsh_model import Built, GmshSession, add_physical
-from .parameters import Key, check_cell_estimate, requirement
+from .keys import Key, check_cell_estimate, requirement
 
 KEYS: tuple[Key, ...] = (
     Key("spokes", "int", 12, "number of radial threads N", minimum=3, maximum=200),

@@ -326,9 +326,9 @@ def test_a_region_name_with_a_quote_is_refused(tmp_path, capsys):
 
 
 def test_an_h_too_small_for_the_memory_is_refused_at_check(tmp_path, capsys, monkeypatch):
-    import meshes.parameters
+    import meshes.keys
 
-    monkeypatch.setattr(meshes.parameters, "available_memory", lambda: 8 * 2**30)
+    monkeypatch.setattr(meshes.keys, "available_memory", lambda: 8 * 2**30)
     config = tmp_path / "fine.toml"
     config.write_text('[mesh]\nkind = "box"\ndim = 2\nh = 0.0004\n')
     error = _refused(["check", str(config)], capsys, tmp_path / "out", "mesh.h", "GiB")

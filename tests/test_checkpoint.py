@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from conftest import bmf, mpi_environment, mpirun
 
-from bmf_fem.report import read_series, read_values
+from bmf_fem.results import read_series, read_values
 
 # SBDF2 (histories), two memory modes, noise on u and s, pulses, a reset before the
 # checkpoint at step 20 (its flag must survive) and a damage switched on before it and

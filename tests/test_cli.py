@@ -12,7 +12,7 @@ import pytest
 from conftest import bmf
 
 from bmf_fem.output import METRIC_COLUMNS
-from bmf_fem.report import read_series, read_values
+from bmf_fem.results import read_series, read_values
 
 SMALL = """
 [mesh]

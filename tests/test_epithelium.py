@@ -10,7 +10,7 @@ import pytest
 from conftest import bmf
 
 from bmf_fem.demos import demo_path
-from bmf_fem.report import read_series, read_values
+from bmf_fem.results import read_series, read_values
 
 
 def read_sites(out) -> list[dict]:

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from conftest import bmf, mpi_environment, run_script
 
-from bmf_fem.report import read_series, read_values
+from bmf_fem.results import read_series, read_values
 
 
 def written(tmp_path_factory, n: int) -> Path:
