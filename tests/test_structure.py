@@ -40,8 +40,6 @@ def imports(name: str, path: Path, known: dict[str, Path]) -> set[str]:
             target = node.module
             if node.level:
                 target = f"{base}.{node.module}" if node.module else base
-                (f"{base}.{node.module}" if node.module else base) if node.level else node.module
-            )
             names = [f"{target}.{alias.name}" for alias in node.names]
             submodules = [n for n in names if n in known]
             candidates = submodules or [target]
