@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bmf_fem.parallel import elementwise_max
-from bmf_fem.sites import stable_extent
+from bmf_fem.potential import SITE_POTENTIAL
 
 # Sizes beyond this are a runaway in the non-dimensional model (its states are of order
 # one; the site cubic of 1e12 is 1e36): the run stops instead of waiting for infinity.
@@ -336,7 +336,9 @@ class RunawayWatch:
         config = self.config
         sites = config.sites
         scheme = "sbdf1" if self.sites.mode == "cells" else config.time.scheme
-        extent = stable_extent(sites.rate, config.time.dt, self.stabilisation, scheme)
+        extent = SITE_POTENTIAL.stable_extent(
+            sites.rate, config.time.dt, self.stabilisation, scheme
+        )
         first_order = scheme == "sbdf1"
         factor, slope, offset = ("2", "1.5", "0.5") if first_order else ("4/3", "2.25", "0.75")
         return (

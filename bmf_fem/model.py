@@ -16,7 +16,7 @@ from bmf_fem.expressions import Expression, as_interpolant
 from bmf_fem.forms import bmf as forms
 from bmf_fem.meshes import MeshData
 from bmf_fem.noise import FIELD_NOISE_STREAM, SITE_NOISE_STREAM
-from bmf_fem.sites import site_stabilisation
+from bmf_fem.potential import SITE_POTENTIAL
 
 
 def host_cpu_key() -> str:
@@ -104,7 +104,7 @@ class BmfModel:
         self.sites = None
         # Cells-mode sites take first-order steps of their own (bmf_fem.sites).
         scheme = "sbdf1" if self.cells_mode else config.time.scheme
-        self.site_stabilisation = site_stabilisation(
+        self.site_stabilisation = SITE_POTENTIAL.stabilisation(
             sites.stabilisation, sites.rate, config.time.dt, scheme
         )
         if not self.cells_mode:

@@ -38,33 +38,7 @@ from mpi4py import MPI
 from bmf_fem.errors import ConfigError
 from bmf_fem.noise import SITE_NOISE_STREAM, NoiseSource
 from bmf_fem.parallel import global_sum
-
-# |s| up to which "auto" keeps the stabilised step stable at every dt: the upper well at a
-# tilt of 0.85 (S = 2 for SBDF1 at large alpha dt).
-STABLE_RANGE = 1.29
-
-# The factor B of the stability bound alpha dt (3 s^2 - 1) <= B (1 + alpha S dt) of each
-# scheme (the extrapolation of SBDF2 has the smaller stability interval).
-STABILITY_FACTOR = {"sbdf1": 2.0, "sbdf2": 4.0 / 3.0}
-
-
-def site_stabilisation(setting: float | str, rate: float, dt: float, scheme: str) -> float:
-    """The stabilisation S of the site cubic: ``setting``, or for "auto" the smallest
-    S >= 0 with which the step is stable for ``|s| <= STABLE_RANGE`` at this dt."""
-    if setting != "auto":
-        return float(setting)
-    if rate * dt == 0.0:
-        return 0.0
-    needed = (3.0 * STABLE_RANGE**2 - 1.0) / STABILITY_FACTOR[scheme] - 1.0 / (rate * dt)
-    return max(0.0, needed)
-
-
-def stable_extent(rate: float, dt: float, stabilisation: float, scheme: str) -> float:
-    """The largest |s| at which the stabilised step is stable (inf when every s is)."""
-    if rate * dt == 0.0:
-        return np.inf
-    bound = STABILITY_FACTOR[scheme] * (1.0 + rate * stabilisation * dt) / (rate * dt)
-    return float(np.sqrt((bound + 1.0) / 3.0))
+from bmf_fem.potential import SITE_POTENTIAL
 
 
 def stabilised_site_step(s, tilt, dt, rate, stabilisation, coupling_force=0.0, noise=0.0):
@@ -76,7 +50,7 @@ def stabilised_site_step(s, tilt, dt, rate, stabilisation, coupling_force=0.0, n
     statistics; its clock runs ``1 / (1 + alpha S dt)`` slow, as for the drift alone).
     """
     damping = rate * stabilisation
-    drift = rate * (s - s**3 + tilt) + coupling_force
+    drift = rate * SITE_POTENTIAL.force(s, tilt) + coupling_force
     gain = np.sqrt(1.0 + dt * damping)
     return s + (dt * drift + gain * noise) / (1.0 + dt * damping)
 
@@ -158,7 +132,7 @@ class CellSites:
         self.on = config.on
         self.rate = config.rate
         self.coupling = config.coupling
-        self.stabilisation = site_stabilisation(
+        self.stabilisation = SITE_POTENTIAL.stabilisation(
             config.stabilisation, config.rate, model.config.time.dt, "sbdf1"
         )
         self.diffusivity = config.D

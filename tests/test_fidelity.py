@@ -21,7 +21,8 @@ from scipy.integrate import solve_ivp
 from test_detection import first_passage_time
 
 from bmf_fem.config import SitesConfig
-from bmf_fem.sites import site_stabilisation, stabilised_site_step
+from bmf_fem.potential import SITE_POTENTIAL
+from bmf_fem.sites import stabilised_site_step
 
 # --- small signals ------------------------------------------------------------------
 
@@ -220,7 +221,9 @@ def test_cells_sites_escape_at_the_kramers_time_with_the_default_stabilisation()
     """8000 cells-mode sites at tilt 0.1 with sigma 0.4, from s = -1, stepped by the
     solver's own site step with the default stabilisation at dt = 0.05 (S = 2 with its
     noise added undamped escaped 8 % early: an effective intensity D (1 + alpha S dt))."""
-    stabilisation = site_stabilisation(SitesConfig().stabilisation, 1.0, ESCAPE_DT, "sbdf1")
+    stabilisation = SITE_POTENTIAL.stabilisation(
+        SitesConfig().stabilisation, 1.0, ESCAPE_DT, "sbdf1"
+    )
     rng = np.random.default_rng(11)
     s = np.full(8000, -1.0)
     first = np.full(s.size, -1.0)

@@ -69,3 +69,32 @@ def test_strong_tilt_beyond_the_stabilisation_stops_naming_the_key():
     advance(simulation, 20.0)
     assert simulation.model.s.x.array == pytest.approx(upper, abs=1e-9)
     simulation.close()
+
+
+def test_the_site_potential_against_its_formulas():
+    """Force, stiffness, wells, barrier and fold of V = s^4/4 - s^2/2 - h s, against
+    finite differences and the closed forms at h = 0 (wells -1, 0, 1; barrier 1/4)."""
+    from bmf_fem.potential import DoubleWell
+
+    well = DoubleWell()
+
+    V = lambda s, h: s**4 / 4 - s**2 / 2 - h * s  # noqa: E731
+    s, h, eps = np.linspace(-1.5, 1.5, 31), 0.2, 1e-6
+    np.testing.assert_allclose(
+        well.force(s, h), -(V(s + eps, h) - V(s - eps, h)) / (2 * eps), atol=1e-8
+    )
+    out = np.empty_like(s)
+    np.testing.assert_allclose(
+        well.force_into(out, s, np.full_like(s, h)), s - s**3 + h, atol=1e-15
+    )
+    np.testing.assert_allclose(
+        well.stiffness(s), (V(s + eps, h) - 2 * V(s, h) + V(s - eps, h)) / eps**2, atol=1e-3
+    )
+    np.testing.assert_allclose(well.wells(0.0), [-1.0, 0.0, 1.0], atol=1e-12)
+    assert well.barrier(0.0) == pytest.approx(0.25)
+    assert well.barrier(well.fold - 1e-9) == pytest.approx(0.0, abs=1e-9)
+    assert len(well.wells(well.fold + 1e-6)) == 1 and well.barrier(well.fold + 1e-6) == 0.0
+    # "auto" stabilisation makes the step exactly stable at |s| = stable_range
+    for scheme in ("sbdf1", "sbdf2"):
+        S = well.stabilisation("auto", 4.0, 0.5, scheme)
+        assert well.stable_extent(4.0, 0.5, S, scheme) == pytest.approx(well.stable_range)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from bmf_fem.detectors.base import Detector
-from bmf_fem.potential import H_C
+from bmf_fem.potential import SITE_POTENTIAL
 
 
 class FieldDetector(Detector):
@@ -20,7 +20,7 @@ class FieldDetector(Detector):
     observable = False
 
     def __init__(self, n_sites: int, config, timing, neighbourhood=None):
-        self.level = (1.0 - config.margin) * H_C
+        self.level = (1.0 - config.margin) * SITE_POTENTIAL.fold
         self.rate = config.rate
         self.alarm_time = np.full(n_sites, -1.0)
         self.previous: np.ndarray | None = None
