@@ -58,11 +58,8 @@ import operator
 import os
 import re
 import shutil
-import signal
 import sys
-import threading
 import weakref
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -72,6 +69,7 @@ from dolfinx import fem
 from mpi4py import MPI
 
 from bmf_fem.errors import ConfigError
+from bmf_fem.signals import deferred
 
 CHECKPOINT_DIR = "checkpoint"
 FORMAT_VERSION = 1
@@ -91,153 +89,6 @@ class Checkpointable(Protocol):
     def checkpoint_state(self) -> CheckpointState: ...
 
     def restore_checkpoint(self, state: CheckpointState) -> None: ...
-
-
-class SecondSignal(KeyboardInterrupt):
-    """A second stop signal: the run stops at once, keeping its last complete checkpoint."""
-
-    def __init__(self, signum: int):
-        self.signum = signum
-        super().__init__(signal.Signals(signum).name)
-
-
-class RunInterruptedError(Exception):
-    """A stop signal ended a run at a step boundary, after a final checkpoint."""
-
-    def __init__(self, signum: int, step: int, t: float, checkpoint: Path):
-        self.signum = signum
-        self.step = step
-        self.t = t
-        self.checkpoint = checkpoint
-        name = signal.Signals(signum).name
-        super().__init__(
-            f"stopped by {name} at step {step} (t = {t:.6g}); checkpoint written to "
-            f"{checkpoint}; continue with --resume"
-        )
-
-    @property
-    def exit_code(self) -> int:
-        return 128 + self.signum
-
-
-# ---------------------------------------------------------------------------------------
-# The built-in components
-
-
-class ModelState:
-    """Every unknown (u, all memory modes, s) and the expression times of the model."""
-
-    def __init__(self, model):
-        self.model = model
-
-    def checkpoint_state(self) -> CheckpointState:
-        functions = {f.name: f for f in self.model.unknowns}
-        functions["expression_time"] = self.model.expression_time
-        return CheckpointState(functions)
-
-    def restore_checkpoint(self, state: CheckpointState) -> None:
-        self.model.update_derived()
-
-
-class StepperState:
-    """Step counter, SBDF2 start, w^{n-1}, N(w^{n-1}) + F_{n-1}/2 and the noise increment
-    of step n-1 for SBDF2, and the values each solver's initial guess combines (so a
-    resumed run makes the same guesses)."""
-
-    def __init__(self, stepper):
-        self.stepper = stepper
-        self.scratch: dict[str, fem.Function] = {}
-
-    def _scratch(self, name: str, like: fem.Function) -> fem.Function:
-        if name not in self.scratch:
-            self.scratch[name] = fem.Function(like.function_space, name=name)
-        return self.scratch[name]
-
-    def checkpoint_state(self) -> CheckpointState:
-        stepper = self.stepper
-        functions = {}
-        explicit_saved = []
-        noise_saved = []
-        guess_counts = {}
-        for unknown in stepper.unknowns:
-            name = unknown.equation.name
-            if stepper.scheme == "sbdf2":
-                previous = self._scratch(f"previous.{name}", unknown.function)
-                previous.x.array[:] = unknown.previous
-                functions[previous.name] = previous
-            if unknown.solver is not None:
-                guess = unknown.solver.guess
-                for index in range(stepper.guess_values):
-                    saved = self._scratch(f"guess{index}.{name}", unknown.function)
-                    saved.x.array[:] = 0.0
-                    if index < len(guess.values):
-                        value = guess.values[index].array_r
-                        saved.x.array[: value.size] = value
-                    saved.x.scatter_forward()
-                    functions[saved.name] = saved
-                guess_counts[name] = len(guess.values)
-            if stepper.scheme == "sbdf2":
-                # Always listed (zeros before the first step) so the set of functions
-                # does not depend on the step.
-                explicit = self._scratch(f"previous_explicit.{name}", unknown.function)
-                explicit.x.array[:] = 0.0
-                if unknown.previous_explicit is not None:
-                    explicit.x.array[:] = unknown.previous_explicit
-                    explicit_saved.append(name)
-                functions[explicit.name] = explicit
-                noise = self._scratch(f"previous_noise.{name}", unknown.function)
-                noise.x.array[:] = 0.0
-                if unknown.previous_noise is not None:
-                    noise.x.array[:] = unknown.previous_noise
-                    noise_saved.append(name)
-                functions[noise.name] = noise
-        values = {
-            "step_index": stepper.step_index,
-            "history_start": stepper.history_start,
-            "t": stepper.t,
-            "scheme": stepper.scheme,
-            "previous_explicit": explicit_saved,
-            "previous_noise": noise_saved,
-            "guess_values": guess_counts,
-        }
-        return CheckpointState(functions, values)
-
-    def restore_checkpoint(self, state: CheckpointState) -> None:
-        stepper = self.stepper
-        values = state.values
-        stepper.step_index = int(values["step_index"])
-        stepper.history_start = int(values["history_start"])
-        stepper.t = stepper.step_index * stepper.dt
-        for unknown in stepper.unknowns:
-            name = unknown.equation.name
-            if f"previous.{name}" in state.functions:
-                unknown.previous[:] = state.functions[f"previous.{name}"].x.array
-            if unknown.solver is not None:
-                count = values["guess_values"][name]
-                saved = [state.functions[f"guess{i}.{name}"].x.array for i in range(count)]
-                unknown.solver.guess.restore(saved, stepper.guess_values)
-            if name in values["previous_explicit"]:
-                explicit = state.functions[f"previous_explicit.{name}"].x.array
-                unknown.previous_explicit = explicit.copy()
-            unknown.previous_noise = None
-            if name in values.get("previous_noise", ()):
-                noise = state.functions[f"previous_noise.{name}"].x.array
-                unknown.previous_noise = noise.copy()
-
-
-class PerturbationState:
-    """Which resets have been applied (damage and noise follow from the time)."""
-
-    def __init__(self, schedule):
-        self.schedule = schedule
-
-    def checkpoint_state(self) -> CheckpointState:
-        applied = [bool(item.applied) for item in self.schedule.perturbations]
-        return CheckpointState(values={"applied": applied})
-
-    def restore_checkpoint(self, state: CheckpointState) -> None:
-        for item, applied in zip(self.schedule.perturbations, state.values["applied"], strict=True):
-            item.applied = bool(applied)
 
 
 # ---------------------------------------------------------------------------------------
@@ -462,7 +313,7 @@ def write_checkpoint(
     Returns the checkpoint directory. The previous checkpoint stays usable until the
     new one is complete, then it is removed. A second stop signal waits for the end.
     """
-    with _active.deferred() if _active is not None else contextlib.nullcontext():
+    with deferred():
         return _write_checkpoint(run_dir, components, meta, mesh)
 
 
@@ -666,75 +517,3 @@ def _sync_directory(path: Path) -> None:
             os.fsync(descriptor)
         finally:
             os.close(descriptor)
-
-
-# ---------------------------------------------------------------------------------------
-# Stop signals
-
-
-class StopSignals:
-    """SIGTERM, SIGINT and SIGUSR1 set a flag that runs check collectively at step ends.
-
-    Open MPI's mpirun kills the ranks itself on SIGTERM/SIGINT but forwards SIGUSR1,
-    so ``kill -USR1 <mpirun>`` is the graceful stop under it (docs/batch.md). A second
-    signal while the first is pending raises SecondSignal at once, except while a
-    checkpoint is written (``deferred``): then the checkpoint is completed first and
-    the run stops at its step boundary as for the first signal.
-    """
-
-    SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
-
-    def __init__(self):
-        self.received = 0
-        self.deferring = 0
-        self.previous: dict[int, Any] = {}
-
-    def _handler(self, signum, frame) -> None:
-        if self.received and not self.deferring:
-            raise SecondSignal(signum)
-        self.received = self.received or signum
-
-    @contextlib.contextmanager
-    def deferred(self) -> Iterator[None]:
-        """A second signal does not interrupt the block (a checkpoint being written)."""
-        self.deferring += 1
-        try:
-            yield
-        finally:
-            self.deferring -= 1
-
-    def install(self) -> bool:
-        if threading.current_thread() is not threading.main_thread():
-            return False
-        for signum in self.SIGNALS:
-            self.previous[signum] = signal.signal(signum, self._handler)
-        return True
-
-    def uninstall(self) -> None:
-        for signum, handler in self.previous.items():
-            signal.signal(signum, handler)
-        self.previous.clear()
-
-    def requested(self, comm: MPI.Comm) -> int:
-        """The signal any rank received (0: none); collective."""
-        return comm.allreduce(self.received, op=MPI.MAX)
-
-
-_active: StopSignals | None = None
-
-
-@contextlib.contextmanager
-def stop_signals() -> Iterator[StopSignals]:
-    """Catch the stop signals for the duration (shared when nested: a sweep and its runs)."""
-    global _active
-    if _active is not None:
-        yield _active
-        return
-    stop = StopSignals()
-    stop.install()
-    _active = stop
-    try:
-        yield stop
-    finally:
-        _active = None
-        stop.uninstall()

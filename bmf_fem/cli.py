@@ -54,10 +54,10 @@ def main(argv: list[str] | None, comm) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    from bmf_fem.checkpoint import RunInterruptedError, SecondSignal
     from bmf_fem.errors import ConfigError
     from bmf_fem.meshes import MeshError
     from bmf_fem.movie import MovieError
+    from bmf_fem.signals import RunInterruptedError, SecondSignal
     from bmf_fem.simulation import SimulationError
 
     try:

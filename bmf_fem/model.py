@@ -12,6 +12,7 @@ import ufl
 from dolfinx import fem
 from petsc4py import PETSc
 
+from bmf_fem.checkpoint import CheckpointState
 from bmf_fem.expressions import Expression, as_interpolant
 from bmf_fem.forms import bmf as forms
 from bmf_fem.meshes import MeshData
@@ -181,6 +182,15 @@ class BmfModel:
         for weight, mode in zip(self.memory_weights, self.memory_modes, strict=True):
             memory += weight * mode.x.array
         self.phi.x.array[:] = self.u.x.array + memory
+
+    def checkpoint_state(self) -> CheckpointState:
+        """Every unknown (u, all memory modes, s) and the expression times."""
+        functions = {f.name: f for f in self.unknowns}
+        functions["expression_time"] = self.expression_time
+        return CheckpointState(functions)
+
+    def restore_checkpoint(self, state: CheckpointState) -> None:
+        self.update_derived()
 
     def state(self, t: float) -> dict[str, np.ndarray | float]:
         """The NumPy namespace explicit terms and user expressions are evaluated in."""

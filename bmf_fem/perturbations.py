@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bmf_fem.checkpoint import CheckpointState
 from bmf_fem.regions import RegionSelector, require_nonempty
 
 
@@ -110,3 +111,12 @@ class PerturbationSchedule:
         for item in noisy:
             self.noise[item.dof_mask] += item.sigma
         return self.noise
+
+    def checkpoint_state(self) -> CheckpointState:
+        """Which resets have been applied (damage and noise follow from the time)."""
+        applied = [bool(item.applied) for item in self.perturbations]
+        return CheckpointState(values={"applied": applied})
+
+    def restore_checkpoint(self, state: CheckpointState) -> None:
+        for item, applied in zip(self.perturbations, state.values["applied"], strict=True):
+            item.applied = bool(applied)

@@ -16,16 +16,11 @@ from bmf_fem import info
 from bmf_fem.buildup import build_up_report
 from bmf_fem.checkpoint import (
     CheckpointState,
-    ModelState,
-    PerturbationState,
-    RunInterruptedError,
-    StepperState,
     config_data,
     config_hash,
     mesh_fingerprint,
     plan_resume,
     restore_checkpoint,
-    stop_signals,
     write_checkpoint,
 )
 from bmf_fem.detect import Detection
@@ -49,6 +44,7 @@ from bmf_fem.perturbations import PerturbationSchedule, build_perturbations
 from bmf_fem.progress import Progress
 from bmf_fem.regions import RegionSelector
 from bmf_fem.resolution import summary_entries
+from bmf_fem.signals import RunInterruptedError, stop_signals
 from bmf_fem.sites import CellSites, ContinuumSites
 from bmf_fem.stepper import Stepper
 
@@ -259,9 +255,9 @@ class Simulation:
         """The parts of the run whose state a checkpoint holds (bmf_fem.checkpoint)."""
         components = {
             "run": self,
-            "model": ModelState(self.model),
-            "stepper": StepperState(self.stepper),
-            "perturbations": PerturbationState(self.schedule),
+            "model": self.model,
+            "stepper": self.stepper,
+            "perturbations": self.schedule,
         }
         for name in ("sites", "detection"):
             part = getattr(self, name, None)

@@ -21,6 +21,7 @@ from dolfinx import fem
 from dolfinx.fem import petsc as fem_petsc
 from petsc4py import PETSc
 
+from bmf_fem.checkpoint import CheckpointState
 from bmf_fem.forms import bmf as forms
 from bmf_fem.linalg import (
     ImplicitSolver,
@@ -181,6 +182,7 @@ class Stepper:
         self.time = time
         self.noise_source = noise_source
         self.guess_values = guess_values
+        self._checkpoint_functions: dict[str, fem.Function] = {}
         V = model.V
         self.dt = float(model.dt.value)
         index_map = V.dofmap.index_map
@@ -322,3 +324,81 @@ class Stepper:
                 unknown.rhs.destroy()
                 unknown.solver.destroy()
         self.mass.destroy()
+
+    def _checkpoint_function(self, name: str, like: fem.Function) -> fem.Function:
+        """A scratch function a checkpoint fills from an array (made once per name)."""
+        if name not in self._checkpoint_functions:
+            self._checkpoint_functions[name] = fem.Function(like.function_space, name=name)
+        return self._checkpoint_functions[name]
+
+    def checkpoint_state(self) -> CheckpointState:
+        """Step counter, SBDF2 start, w^{n-1}, N(w^{n-1}) + F_{n-1}/2 and the noise increment
+        of step n-1 for SBDF2, and the values each solver's initial guess combines (so a
+        resumed run makes the same guesses)."""
+        functions = {}
+        explicit_saved = []
+        noise_saved = []
+        guess_counts = {}
+        for unknown in self.unknowns:
+            name = unknown.equation.name
+            if self.scheme == "sbdf2":
+                previous = self._checkpoint_function(f"previous.{name}", unknown.function)
+                previous.x.array[:] = unknown.previous
+                functions[previous.name] = previous
+            if unknown.solver is not None:
+                guess = unknown.solver.guess
+                for index in range(self.guess_values):
+                    saved = self._checkpoint_function(f"guess{index}.{name}", unknown.function)
+                    saved.x.array[:] = 0.0
+                    if index < len(guess.values):
+                        value = guess.values[index].array_r
+                        saved.x.array[: value.size] = value
+                    saved.x.scatter_forward()
+                    functions[saved.name] = saved
+                guess_counts[name] = len(guess.values)
+            if self.scheme == "sbdf2":
+                # Always listed (zeros before the first step) so the set of functions
+                # does not depend on the step.
+                explicit = self._checkpoint_function(f"previous_explicit.{name}", unknown.function)
+                explicit.x.array[:] = 0.0
+                if unknown.previous_explicit is not None:
+                    explicit.x.array[:] = unknown.previous_explicit
+                    explicit_saved.append(name)
+                functions[explicit.name] = explicit
+                noise = self._checkpoint_function(f"previous_noise.{name}", unknown.function)
+                noise.x.array[:] = 0.0
+                if unknown.previous_noise is not None:
+                    noise.x.array[:] = unknown.previous_noise
+                    noise_saved.append(name)
+                functions[noise.name] = noise
+        values = {
+            "step_index": self.step_index,
+            "history_start": self.history_start,
+            "t": self.t,
+            "scheme": self.scheme,
+            "previous_explicit": explicit_saved,
+            "previous_noise": noise_saved,
+            "guess_values": guess_counts,
+        }
+        return CheckpointState(functions, values)
+
+    def restore_checkpoint(self, state: CheckpointState) -> None:
+        values = state.values
+        self.step_index = int(values["step_index"])
+        self.history_start = int(values["history_start"])
+        self.t = self.step_index * self.dt
+        for unknown in self.unknowns:
+            name = unknown.equation.name
+            if f"previous.{name}" in state.functions:
+                unknown.previous[:] = state.functions[f"previous.{name}"].x.array
+            if unknown.solver is not None:
+                count = values["guess_values"][name]
+                saved = [state.functions[f"guess{i}.{name}"].x.array for i in range(count)]
+                unknown.solver.guess.restore(saved, self.guess_values)
+            if name in values["previous_explicit"]:
+                explicit = state.functions[f"previous_explicit.{name}"].x.array
+                unknown.previous_explicit = explicit.copy()
+            unknown.previous_noise = None
+            if name in values.get("previous_noise", ()):
+                noise = state.functions[f"previous_noise.{name}"].x.array
+                unknown.previous_noise = noise.copy()

@@ -362,7 +362,7 @@ def run_sweep(
     ``part = (i, n)`` runs only the cases whose index is i modulo n: one share of the
     sweep per job of a Slurm job array.
     """
-    from bmf_fem.checkpoint import RunInterruptedError, stop_signals
+    from bmf_fem.signals import RunInterruptedError, stop_signals
 
     size = comm.size
     per_case = ranks_per_case or size
@@ -460,9 +460,9 @@ def _run_case(sweep: Sweep, case: Case, comm: MPI.Comm, expected: str | None) ->
 
 
 def _run_locked_case(sweep: Sweep, case: Case, comm: MPI.Comm, expected: str | None) -> str:
-    from bmf_fem.checkpoint import RunInterruptedError
     from bmf_fem.config import load_config
     from bmf_fem.control import run_with_detection
+    from bmf_fem.signals import RunInterruptedError
 
     directory = sweep.out / case.name
     started = time.perf_counter()

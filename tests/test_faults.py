@@ -16,8 +16,8 @@ from conftest import bmf
 from mpi4py import MPI
 from test_cli import SMALL, write_config
 
-from bmf_fem.checkpoint import SecondSignal, StopSignals
 from bmf_fem.runlock import LOCK_FILE, DirectoryInUseError, run_lock
+from bmf_fem.signals import SecondSignal, StopSignals
 
 
 def test_a_held_directory_is_refused_naming_its_holder(tmp_path):
