@@ -58,7 +58,6 @@ STATE_NAMES = VOCABULARY
 INITIAL_NAMES = COORDINATES
 """Names usable in initial conditions."""
 
-MESH_KINDS = ("crystal", "web", "tissue", "box", "file")
 MESH_DIMENSIONS = (1, 2, 3)
 DEGREES = (1, 2)
 SCHEMES = ("sbdf1", "sbdf2")
@@ -885,11 +884,13 @@ def _read_mesh(data: Any, base_dir: Path | None) -> MeshConfig:
             f"mesh.kind = {_show(kind)} has the wrong type: expected a string, "
             f"got {_type_name(kind)}"
         )
-    if kind not in MESH_KINDS:
-        hint = _did_you_mean(str(kind), list(MESH_KINDS), "", quote=True)
+    from bmf_fem.meshes.parameters import KINDS
+
+    if kind not in KINDS:
+        hint = _did_you_mean(str(kind), list(KINDS), "", quote=True)
         raise ConfigError(
             f"mesh.kind = {_show(kind)} is not valid{hint}; use one of "
-            + ", ".join(f'"{k}"' for k in MESH_KINDS)
+            + ", ".join(f'"{k}"' for k in KINDS)
         )
     file = params.get("file")
     if kind == "file":

@@ -18,6 +18,10 @@ import numpy as np
 from .gmsh_model import Built, GmshSession, add_physical, model_from_arrays
 from .keys import Key, check_cell_estimate, requirement
 
+SHAPES: dict[int, tuple[str, ...]] = {1: ("interval",), 2: ("rectangle",), 3: ("box",)}
+"""The shapes of each dimension; the first of a dimension is its default."""
+DEFAULT_DIM: int | None = 2
+
 KEYS: tuple[Key, ...] = (
     Key(
         "lengths",

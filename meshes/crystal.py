@@ -33,6 +33,13 @@ from .voronoi import bounded_cells, spaced_points
 
 SNOWFLAKE = ("snowflake",)
 
+SHAPES: dict[int, tuple[str, ...]] = {
+    2: ("hexagon", "square", "snowflake"),
+    3: ("prism", "cube", "octahedron"),
+}
+"""The shapes of each dimension; the first of a dimension is its default."""
+DEFAULT_DIM: int | None = 2
+
 KEYS: tuple[Key, ...] = (
     Key(
         "core_fraction",

@@ -25,6 +25,10 @@ from .data import MeshError
 from .gmsh_model import Built, GmshSession, model_from_arrays
 from .keys import Key
 
+SHAPES: dict[int, tuple[str, ...]] = {}
+"""The shapes of each dimension; the first of a dimension is its default."""
+DEFAULT_DIM: int | None = None
+
 KEYS: tuple[Key, ...] = (
     Key(
         "tags",

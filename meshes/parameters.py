@@ -17,16 +17,6 @@ from . import box, crystal, from_file, tissue, web
 from .data import MeshError
 from .keys import Key
 
-# The dimensions and shapes of each kind; the first shape of a dimension is its default.
-SHAPES: dict[str, dict[int, tuple[str, ...]]] = {
-    "crystal": {2: ("hexagon", "square", "snowflake"), 3: ("prism", "cube", "octahedron")},
-    "web": {1: ("orb",), 2: ("orb",)},
-    "tissue": {2: ("disc", "ellipse"), 3: ("spheroid",)},
-    "box": {1: ("interval",), 2: ("rectangle",), 3: ("box",)},
-    "file": {},
-}
-DEFAULT_DIM = {"crystal": 2, "web": 1, "tissue": 2, "box": 2, "file": None}
-
 COMMON_KEYS: tuple[Key, ...] = (
     Key(
         "shape",
@@ -64,7 +54,11 @@ COMMON_KEYS: tuple[Key, ...] = (
 )
 
 KINDS = {"crystal": crystal, "web": web, "tissue": tissue, "box": box, "file": from_file}
-"""The module that declares (KEYS) and builds each mesh kind."""
+"""The mesh kinds, registered here once: each module declares its KEYS, SHAPES and
+DEFAULT_DIM and builds its geometry; the configuration and `bmf mesh` read this table."""
+
+SHAPES = {kind: module.SHAPES for kind, module in KINDS.items()}
+DEFAULT_DIM = {kind: module.DEFAULT_DIM for kind, module in KINDS.items()}
 
 
 def kind_module(kind: str) -> Any:

@@ -22,6 +22,10 @@ from .keys import Key, check_cell_estimate, requirement
 from .shapes import occ_polygon
 from .voronoi import grid_samples, lloyd, polygons_2d, polyhedra_3d, spaced_points
 
+SHAPES: dict[int, tuple[str, ...]] = {2: ("disc", "ellipse"), 3: ("spheroid",)}
+"""The shapes of each dimension; the first of a dimension is its default."""
+DEFAULT_DIM: int | None = 2
+
 KEYS: tuple[Key, ...] = (
     Key(
         "cells",

@@ -32,6 +32,10 @@ from .data import MeshError
 from .gmsh_model import Built, GmshSession, add_physical
 from .keys import Key, check_cell_estimate, requirement
 
+SHAPES: dict[int, tuple[str, ...]] = {1: ("orb",), 2: ("orb",)}
+"""The shapes of each dimension; the first of a dimension is its default."""
+DEFAULT_DIM: int | None = 1
+
 KEYS: tuple[Key, ...] = (
     Key("spokes", "int", 12, "number of radial threads N", minimum=3, maximum=200),
     Key(
