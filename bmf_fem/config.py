@@ -33,6 +33,7 @@ from bmf_fem.detectors.ews import EDGES
 from bmf_fem.errors import ConfigError
 from bmf_fem.expressions import COORDINATES, VOCABULARY, Expression, parse_expression
 from bmf_fem.petsc_options import check_ksp_type, check_option
+from bmf_fem.profiles import PROFILE_KEYS, PROFILES
 
 __all__ = [
     "Config",
@@ -65,7 +66,7 @@ SITE_MODES = ("continuum", "cells")
 DETECTORS = (*REGISTERED_DETECTORS, "all")
 DETRENDING = ("gaussian", "mean")
 INDICATORS = ("ac1", "variance", "both")
-INPUT_PROFILES = ("gaussian", "region", "everywhere")
+INPUT_PROFILES = tuple(PROFILES)
 PERTURBATION_KINDS = ("reset", "damage", "noise")
 MAX_HOPS = 10  # detect.hops: a neighbourhood of more steps is most of a small mesh
 MAX_STEPS = 10**8  # time.t_end / time.dt: beyond this a run never ends (or overflows)
@@ -226,10 +227,9 @@ class InputConfig(_Section):
     def to_dict(self) -> dict[str, Any]:
         """The entry as plain TOML data, without keys its profile does not use."""
         data = super().to_dict()
-        if self.profile != "gaussian":
-            del data["centre"], data["radius"]
-        if self.profile != "region":
-            del data["region"]
+        for key in PROFILE_KEYS:
+            if key not in PROFILES[self.profile].keys:
+                del data[key]
         return data
 
 
@@ -1033,8 +1033,8 @@ def _read_detect(data: Any) -> DetectConfig:
 def _read_input(data: Any, path: str) -> InputConfig:
     table = _Table(data, path, InputConfig, heading="[[input]]")
     profile = table.choice("profile", INPUT_PROFILES)
-    _reject_unused(table, ("centre", "radius"), "profile", profile, "gaussian")
-    _reject_unused(table, ("region",), "profile", profile, "region")
+    for other in PROFILES.values():
+        _reject_unused(table, other.keys, "profile", profile, other.name)
     region = table.string("region")
     if profile == "region" and not region.strip():
         raise ConfigError(

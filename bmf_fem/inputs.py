@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bmf_fem.profiles import PROFILES
 from bmf_fem.regions import RegionSelector, require_nonempty
 
 
@@ -50,20 +51,10 @@ class Input:
 def build_inputs(configs, selector: RegionSelector, comm) -> list[Input]:
     """Nodal profiles of every ``[[input]]`` table, validated against the mesh."""
     inputs = []
-    coordinates = selector.dof_coordinates
     for index, config in enumerate(configs):
         where = f"input.{index}"
-        if config.profile == "gaussian":
-            centre = selector.point(config.centre, f"{where}.centre")
-            distance2 = np.sum((coordinates - centre) ** 2, axis=1)
-            profile = np.exp(-distance2 / config.radius**2)
-            require_nonempty(comm, np.count_nonzero(profile > 0.5), where)
-        elif config.profile == "region":
-            mask = selector.dof_mask({"region": config.region}, where)
-            require_nonempty(comm, np.count_nonzero(mask), where)
-            profile = mask.astype(np.float64)
-        else:
-            profile = np.ones(coordinates.shape[0])
+        profile = PROFILES[config.profile].values(config, selector, where)
+        require_nonempty(comm, np.count_nonzero(profile > 0.5), where)
         train = PulseTrain(
             config.amplitude, config.start, config.period, config.count, config.width
         )
