@@ -1,9 +1,9 @@
 """The spatial profiles of ``[[input]]``, registered here once: the configuration, the
-inputs and the docs read this table.
+inputs and the resolution guard read this table.
 
-A profile is the keys of ``[[input]]`` it uses (the others are refused with it) and a
-function that gives its nodal values on the mesh. Add one by writing the function and a
-line in ``PROFILES``.
+A profile is the keys of ``[[input]]`` it uses (the others are refused with it), the key
+of the length the mesh must resolve (if any) and a function that gives its nodal values
+on the mesh. Add one by writing the function and a line in ``PROFILES``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ class Profile:
     name: str
     keys: tuple[str, ...]
     values: Callable  # (config, selector, where) -> nodal values, one per local dof
-    doc: str
+    doc: str  # an adjective for messages: "the Gaussian input.0.radius"
+    length: str | None = None  # the key of the length the mesh must resolve
 
 
 def gaussian(config, selector, where: str) -> np.ndarray:
@@ -44,9 +45,9 @@ def everywhere(config, selector, where: str) -> np.ndarray:
 PROFILES = {
     profile.name: profile
     for profile in (
-        Profile("gaussian", ("centre", "radius"), gaussian, "a Gaussian bump"),
-        Profile("region", ("region",), region, "a mesh region (gmsh physical group)"),
-        Profile("everywhere", (), everywhere, "the whole domain"),
+        Profile("gaussian", ("centre", "radius"), gaussian, "Gaussian", "radius"),
+        Profile("region", ("region",), region, "region"),
+        Profile("everywhere", (), everywhere, "whole-domain"),
     )
 }
 """Every input profile by name; the first is the default."""

@@ -36,6 +36,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from mpi4py import MPI
 
+from bmf_fem.profiles import PROFILES
+
 if TYPE_CHECKING:
     from dolfinx.mesh import Mesh
 
@@ -80,15 +82,17 @@ def length_scales(config: Config) -> list[LengthScale]:
             )
         )
     for index, entry in enumerate(config.inputs):
-        if entry.profile == "gaussian":
-            key = f"input.{index}.radius"
+        length = PROFILES[entry.profile].length
+        if length is not None:
+            key = f"input.{index}.{length}"
+            value = getattr(entry, length)
             scales.append(
                 LengthScale(
                     f"input {index}",
                     key,
-                    entry.radius,
+                    value,
                     CELLS_PER_RADIUS,
-                    f"the Gaussian {key} = {entry.radius:g} is",
+                    f"the {PROFILES[entry.profile].doc} {key} = {value:g} is",
                     f"inputs need {CELLS_PER_RADIUS:g} cells, or the mesh cuts their peak",
                     key,
                     lambda length: length,
