@@ -12,7 +12,6 @@ site itself and near neighbours count most).
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
 REFERENCE = -1.0
 """The sites' lower well at zero tilt, where s sits before it expresses."""
@@ -22,6 +21,8 @@ class GraphNeighbourhood:
     """The adjacency of ``n`` sites given as edge lists (each edge once)."""
 
     def __init__(self, n: int, first: np.ndarray, second: np.ndarray, hops: int):
+        import scipy.sparse as sp  # here: reading a configuration stays fast
+
         ones = np.ones(len(first))
         upper = sp.coo_matrix((ones, (first, second)), shape=(n, n))
         self.matrix = (upper + upper.T).tocsr()

@@ -6,7 +6,6 @@ Everything works on many sites at once: arrays have one row per site.
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
 
 EDGES = ("nearest", "reflect")
 """Edge rules of the Gaussian detrending. "reflect" (mirror about the window's edge,
@@ -27,6 +26,9 @@ def kendall_tau(series: np.ndarray) -> np.ndarray:
 def residuals(window: np.ndarray, detrend: str, bandwidth_samples: float, edges: str):
     """The rows of ``window`` minus their trend (Gaussian kernel or the row mean)."""
     if detrend == "gaussian":
+        # imported here: reading a configuration (which lists the detectors) stays fast
+        from scipy.ndimage import gaussian_filter1d
+
         trend = gaussian_filter1d(window, bandwidth_samples, axis=1, mode=edges)
     else:
         trend = window.mean(axis=1, keepdims=True)
