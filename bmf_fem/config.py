@@ -32,6 +32,7 @@ from bmf_fem.detectors import SPATIAL_INDICATORS, Timing, available
 from bmf_fem.detectors.ews import EDGES
 from bmf_fem.errors import ConfigError
 from bmf_fem.expressions import COORDINATES, VOCABULARY, Expression, parse_expression
+from bmf_fem.perturbation_kinds import KINDS
 from bmf_fem.petsc_options import check_ksp_type, check_option
 from bmf_fem.profiles import PROFILE_KEYS, PROFILES
 
@@ -67,7 +68,7 @@ DETECTORS = (*REGISTERED_DETECTORS, "all")
 DETRENDING = ("gaussian", "mean")
 INDICATORS = ("ac1", "variance", "both")
 INPUT_PROFILES = tuple(PROFILES)
-PERTURBATION_KINDS = ("reset", "damage", "noise")
+PERTURBATION_KINDS = tuple(KINDS)
 MAX_HOPS = 10  # detect.hops: a neighbourhood of more steps is most of a small mesh
 MAX_STEPS = 10**8  # time.t_end / time.dt: beyond this a run never ends (or overflows)
 MIN_DURATION = sys.float_info.min  # input period and width: positive normal floats only
@@ -265,12 +266,10 @@ class PerturbationConfig(_Section):
         data = {key: value for key, value in super().to_dict().items() if value is not None}
         if not self.region:
             del data["region"]
-        if self.kind != "damage":
-            del data["factor"]
-        if self.kind != "noise":
-            del data["sigma"]
-        if self.kind != "reset":
-            del data["fields"]
+        for kind in KINDS.values():
+            if kind.name != self.kind:
+                for key in kind.keys:
+                    del data[key]
         return data
 
 
@@ -1068,9 +1067,8 @@ def _read_perturbation(data: Any, path: str) -> PerturbationConfig:
         kinds = ", ".join(f'"{kind}"' for kind in PERTURBATION_KINDS)
         raise ConfigError(f"{path}.kind is required: one of {kinds}")
     kind = table.choice("kind", PERTURBATION_KINDS)
-    _reject_unused(table, ("factor",), "kind", kind, "damage")
-    _reject_unused(table, ("sigma",), "kind", kind, "noise")
-    _reject_unused(table, ("fields",), "kind", kind, "reset")
+    for other in KINDS.values():
+        _reject_unused(table, other.keys, "kind", kind, other.name)
     fields = table.raw("fields")
     valid = '"u", "m", "s"'
     if (

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bmf_fem.checkpoint import CheckpointState
+from bmf_fem.perturbation_kinds import KINDS
 from bmf_fem.regions import RegionSelector, require_nonempty
 
 
@@ -53,7 +54,7 @@ def build_perturbations(configs, selector: RegionSelector, comm) -> list[Perturb
             sigma=config.sigma,
             fields=config.fields,
         )
-        if config.kind == "damage":
+        if KINDS[config.kind].acts_on == "cells":
             item.cells = selector.cells(spec, where)
             require_nonempty(comm, item.cells.size, where)
         else:
