@@ -36,6 +36,7 @@ from mpi4py import MPI
 from bmf_fem.config import config_from_dict, load_config
 from bmf_fem.control import calibrate, roc_series, run_with_detection, without_inputs
 from bmf_fem.demos import demo_path
+from bmf_fem.detect import detector_results
 from bmf_fem.roc import evaluate as roc_evaluate
 from bmf_fem.simulation import Simulation
 
@@ -82,22 +83,20 @@ def slow_build_up(seeds: int, comm, scratch: Path) -> tuple[dict, dict]:
         if comm.rank == 0:
             for indicator, arrays in series.items():
                 pooled.setdefault(indicator, []).append(arrays)
-        for name, row in simulation.detection.summary().items():
-            if isinstance(row, dict) and "hits" in row:
-                totals = units.setdefault(name, {key: 0 for key in COUNTS} | {"leads": []})
-                for key in COUNTS:
-                    totals[key] += row[key]
-                detection = simulation.detection
-                alarm = detection.alarm_times()[name]
-                expressed = detection.expressed_at
-                both = (alarm >= 0) & (expressed >= 0)
-                totals["leads"].extend((expressed - alarm)[both].tolist())
+        detection = simulation.detection
+        for name, row in detector_results(detection.summary()).items():
+            totals = units.setdefault(name, {key: 0 for key in COUNTS} | {"leads": []})
+            for key in COUNTS:
+                totals[key] += row[key]
+            alarm = detection.alarm_times()[name]
+            expressed = detection.expressed_at
+            both = (alarm >= 0) & (expressed >= 0)
+            totals["leads"].extend((expressed - alarm)[both].tolist())
         simulation.close()
         control = Simulation(without_inputs(seeded), comm)
         control.run(scratch / f"control{k}", force=True, progress=False)
-        for name, row in control.detection.summary().items():
-            if isinstance(row, dict) and "hits" in row:
-                false_alarms.setdefault(name, []).append(row["false_alarms"] / row["sites"])
+        for name, row in detector_results(control.detection.summary()).items():
+            false_alarms.setdefault(name, []).append(row["false_alarms"] / row["sites"])
         control.close()
     roc = {}
     if comm.rank == 0:
@@ -124,8 +123,7 @@ def from_summary(summary: dict) -> tuple[dict, dict]:
             "lead_median": row["lead_median"],
             "control_fa": control.get(name, {}).get("false_alarm_rate"),
         }
-        for name, row in detection.items()
-        if isinstance(row, dict) and "hits" in row
+        for name, row in detector_results(detection).items()
     }
     return detection.get("roc", {}), table
 

@@ -602,15 +602,11 @@ def _check_detector_windows(config: Config) -> None:
     """A detector whose windows need more time than the run has is refused, by name."""
     detect, t_end = config.detect, config.time.t_end
     timing = Timing.of(detect, config.time.dt, t_end)
-    needs = {
-        "statistical": (timing.warm_up, "detect.window + detect.trend_window"),
-        "spatial": (timing.trend_window, "detect.trend_window"),
-        "neighbour": (timing.window, "detect.window"),
-    }
     for name in detect.detectors:
-        if name not in needs:
+        needs = REGISTERED_DETECTORS[name].warm_up(timing)
+        if needs is None:
             continue
-        need, keys = needs[name]
+        need, keys = needs
         if need + detect.sustain >= t_end:
             raise ConfigError(
                 f'detect.detectors: the "{name}" detector needs {keys} + detect.sustain ='

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bmf_fem.detect import detector_results
 from bmf_fem.detectors import DETECTORS
 from bmf_fem.errors import ConfigError
 from bmf_fem.parallel import print0
@@ -209,8 +210,7 @@ def run_with_detection(
                 "false_alarms": result["false_alarms"],
                 "false_alarm_rate": result["false_alarms"] / max(result["sites"], 1),
             }
-            for name, result in control_summary["detection"].items()
-            if isinstance(result, dict) and "false_alarms" in result
+            for name, result in detector_results(control_summary["detection"]).items()
         }
     from bmf_fem.output import write_json
 

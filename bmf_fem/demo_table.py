@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bmf_fem.detect import detector_results
+
 
 def _number(value) -> str:
     if value is None:
@@ -30,7 +32,7 @@ def demo_table(summary: dict) -> str:
         lines.append(f"{f'onset delay of induction {index + 1}':<32} {_number(delay)}")
     lines.append(f"{'expressed fraction (end)':<32} {_number(final.get('expressed_fraction'))}")
     detection = summary.get("detection", {})
-    detectors = [name for name, row in detection.items() if isinstance(row, dict) and "hits" in row]
+    detectors = list(detector_results(detection))
     if detectors:
         lines.append("")
         lines.append("detector     expressed hits late misses false  lead q1/median/q3  control FA")

@@ -13,12 +13,19 @@ earliest of all.
 from __future__ import annotations
 
 import numpy as np
+from mpi4py import MPI
 
 from bmf_fem.detect_record import Recorder
 from bmf_fem.detectors import DETECTORS, OBSERVABLE, Timing
 from bmf_fem.neighbourhood import GraphNeighbourhood, MeshNeighbourhood
 
 COMBINED = ("observable", "any")
+
+
+def detector_results(detection: dict) -> dict[str, dict]:
+    """The per-detector entries of ``summary.json`` → ``detection`` (with ``observable``
+    and ``any``), without its other entries (control, calibration, roc, episodes, ...)."""
+    return {name: row for name, row in detection.items() if isinstance(row, dict) and "hits" in row}
 
 
 class Detection:
@@ -31,7 +38,7 @@ class Detection:
         self.timing = Timing.of(config, dt, t_end)
         n = sites.values().size
         self.neighbourhood = None
-        if any(name in ("spatial", "neighbour") for name in config.detectors):
+        if any(DETECTORS[name].needs_neighbourhood for name in config.detectors):
             if sites.mode == "cells":
                 self.neighbourhood = GraphNeighbourhood(n, *sites.neighbours, config.hops)
             else:
@@ -185,7 +192,7 @@ class Detection:
             )
         result["episodes"] = int(self.episode.max(initial=1))
         if self.sites.mode == "continuum":
-            result["episodes"] = self.comm.allreduce(result["episodes"], op=_max())
+            result["episodes"] = self.comm.allreduce(result["episodes"], op=MPI.MAX)
         result["windows"] = self.timing.as_dict()
         return result
 
@@ -239,12 +246,6 @@ class Detection:
         """Release the neighbourhood's PETSc objects (collectively)."""
         if self.neighbourhood is not None:
             self.neighbourhood.destroy()
-
-
-def _max():
-    from mpi4py import MPI
-
-    return MPI.MAX
 
 
 def evaluate(

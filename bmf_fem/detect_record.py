@@ -38,12 +38,17 @@ class Recorder:
         if sites.mode == "continuum":
             from bmf_fem.fieldseries import OrderedGather
 
+            # Every k-th key in input order is recorded; each rank then sends only those.
             keys = sites.keys().astype(np.int64)
-            self.gather = OrderedGather(comm, keys)
+            every_key = OrderedGather(comm, keys)
+            chosen = None
             if comm.rank == 0:
-                every = -(-self.gather.size // MAX_RECORDED)
-                self.columns = np.arange(0, self.gather.size, every)
-                self.keys = self.gather.sorted_keys[self.columns]
+                every = -(-every_key.size // MAX_RECORDED)
+                chosen = every_key.sorted_keys[::every]
+            self.mine = np.isin(keys, comm.bcast(chosen, root=0))
+            self.gather = OrderedGather(comm, keys[self.mine])
+            if comm.rank == 0:
+                self.keys = self.gather.sorted_keys
         else:
             self.keys = np.arange(sites.values().size)
         self.times: dict[str, list[float]] = {name: [] for name in names}
@@ -54,8 +59,7 @@ class Recorder:
         (collective in continuum mode)."""
         if self.gather is None:
             return array if self.comm.rank == 0 else None
-        gathered = self.gather.gather(np.asarray(array, dtype=np.float64))
-        return gathered[self.columns] if gathered is not None else None
+        return self.gather.gather(np.asarray(array, dtype=np.float64)[self.mine])
 
     def record(self, name: str, t: float, indicators: dict[str, np.ndarray]) -> None:
         """One evaluation of detector ``name`` (collective in continuum mode)."""

@@ -17,7 +17,31 @@ REFERENCE = -1.0
 """The sites' lower well at zero tilt, where s sits before it expresses."""
 
 
-class GraphNeighbourhood:
+class Neighbourhood:
+    """What both kinds share: the kernel and the constant sums over it. A subclass gives
+    ``adjacent(x)`` (``A x``) and calls ``_measure(n, hops)`` once it can."""
+
+    def adjacent(self, values: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def kernel(self, values: np.ndarray) -> np.ndarray:
+        """``W x = (I + A)^hops x`` (collective in continuum mode)."""
+        result = np.asarray(values, dtype=np.float64)
+        for _ in range(self.hops):
+            result = result + self.adjacent(result)
+        return result
+
+    def _measure(self, n: int, hops: int) -> None:
+        self.hops = hops
+        self.degree = self.adjacent(np.ones(n))
+        self.weights = self.kernel(np.ones(n))  # N_i
+        self.degree_weights = self.kernel(self.degree)  # sum_j w_ij d_j
+
+    def destroy(self) -> None:
+        """Nothing to release."""
+
+
+class GraphNeighbourhood(Neighbourhood):
     """The adjacency of ``n`` sites given as edge lists (each edge once)."""
 
     def __init__(self, n: int, first: np.ndarray, second: np.ndarray, hops: int):
@@ -26,27 +50,14 @@ class GraphNeighbourhood:
         ones = np.ones(len(first))
         upper = sp.coo_matrix((ones, (first, second)), shape=(n, n))
         self.matrix = (upper + upper.T).tocsr()
-        self.hops = hops
-        self.degree = self.adjacent(np.ones(n))
-        self.weights = self.kernel(np.ones(n))  # N_i
-        self.degree_weights = self.kernel(self.degree)  # sum_j w_ij d_j
+        self._measure(n, hops)
 
     def adjacent(self, values: np.ndarray) -> np.ndarray:
         """``A x``: the sum over each site's neighbours."""
         return self.matrix @ values
 
-    def kernel(self, values: np.ndarray) -> np.ndarray:
-        """``W x = (I + A)^hops x``."""
-        result = np.asarray(values, dtype=np.float64)
-        for _ in range(self.hops):
-            result = result + self.adjacent(result)
-        return result
 
-    def destroy(self) -> None:
-        """Nothing to release."""
-
-
-class MeshNeighbourhood:
+class MeshNeighbourhood(Neighbourhood):
     """The adjacency of the owned dofs of a scalar space (dofs sharing a cell)."""
 
     def __init__(self, V, hops: int):
@@ -69,23 +80,13 @@ class MeshNeighbourhood:
         self.matrix.assemble()
         pattern.destroy()
         self.x, self.y = self.matrix.createVecs()
-        self.hops = hops
-        self.degree = self.adjacent(np.ones(self.x.getLocalSize()))
-        self.weights = self.kernel(np.ones_like(self.degree))  # N_i
-        self.degree_weights = self.kernel(self.degree)  # sum_j w_ij d_j
+        self._measure(self.x.getLocalSize(), hops)
 
     def adjacent(self, values: np.ndarray) -> np.ndarray:
         """``A x`` at the owned dofs (collective)."""
         self.x.array[:] = values
         self.matrix.mult(self.x, self.y)
         return self.y.array.copy()
-
-    def kernel(self, values: np.ndarray) -> np.ndarray:
-        """``W x = (I + A)^hops x`` (collective)."""
-        result = np.asarray(values, dtype=np.float64)
-        for _ in range(self.hops):
-            result = result + self.adjacent(result)
-        return result
 
     def destroy(self) -> None:
         """Release the PETSc objects (collectively)."""

@@ -302,12 +302,9 @@ def case_record(sweep: Sweep, case: Case, expected: str | None = None) -> dict[s
 
 def median_lead_time(summary: dict) -> float | None:
     """The median lead time of the run's detection (observable detectors first)."""
-    detection = summary.get("detection") or {}
-    detectors = {
-        name: result
-        for name, result in detection.items()
-        if isinstance(result, dict) and "lead_median" in result
-    }
+    from bmf_fem.detect import detector_results
+
+    detectors = detector_results(summary.get("detection") or {})
     for name in ("observable", "statistical", "field", *detectors):
         if name in detectors and detectors[name].get("lead_median") is not None:
             return detectors[name]["lead_median"]

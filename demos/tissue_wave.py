@@ -39,6 +39,7 @@ from bmf_fem.demos.common import (
     format_table,
     save_figure,
 )
+from bmf_fem.detect import detector_results
 from bmf_fem.parallel import print0
 
 BASE = {
@@ -195,9 +196,7 @@ def analyse(out: Path, origin: np.ndarray) -> tuple[dict, list[Path]]:
 
 def detector_rows(detection: dict) -> list[list]:
     rows = []
-    for name, result in detection.items():
-        if not isinstance(result, dict) or "hits" not in result:
-            continue
+    for name, result in detector_results(detection).items():
         control = detection.get("control", {}).get(name, {})
         rows.append(
             [

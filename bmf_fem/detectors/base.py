@@ -7,6 +7,8 @@ from typing import ClassVar
 
 import numpy as np
 
+from bmf_fem.detectors.ews import Ring, SustainedAlarm
+
 STRIDES_PER_WINDOW = 20
 """Indicators are computed every twentieth of ``detect.window``."""
 
@@ -76,6 +78,9 @@ class Detector:
     ``threshold_range`` a calibrated value is kept in, and ``scored`` (the indicators
     the ROC evaluation scores, bmf_fem.roc).
 
+    ``needs_neighbourhood``: it reads the site graph (bmf_fem.neighbourhood);
+    ``warm_up(timing)``: how long its windows take to fill (checked against t_end).
+
     ``update(step, t, sites)`` is called after every step on every rank and returns
     whether new indicator values exist (``indicators()``: name -> per-site array).
     ``alarm_time`` is -1 for sites not alarmed in their current episode. ``score_max``
@@ -88,8 +93,15 @@ class Detector:
     threshold_key: ClassVar[str | None] = None
     threshold_range: ClassVar[tuple[float, float]] = (-1.0, 0.999)  # a Kendall tau
     scored: ClassVar[tuple[str, ...]] = ()
+    needs_neighbourhood: ClassVar[bool] = False
 
     alarm_time: np.ndarray
+
+    @classmethod
+    def warm_up(cls, timing: Timing) -> tuple[float, str] | None:
+        """The time from a start (or a reset) until the first alarm can come, and the keys
+        that set it; None when alarms can come at once."""
+        return None
 
     def update(self, step: int, t: float, sites) -> bool:
         raise NotImplementedError
@@ -115,3 +127,51 @@ class Detector:
 
     def restore(self, arrays: dict[str, np.ndarray], values: dict) -> None:
         self.alarm_time = arrays["alarm_time"].copy()
+
+
+class ScoredDetector(Detector):
+    """A detector whose score per site is alarmed by ``self.alarm`` (a SustainedAlarm),
+    whose latest indicator values are ``self.last`` and whose windows are the rings of
+    ``rings()``; checkpoints and episodes follow from these."""
+
+    timing: Timing
+    alarm: SustainedAlarm
+    last: dict[str, np.ndarray]
+
+    def rings(self) -> dict[str, Ring]:
+        raise NotImplementedError
+
+    @property
+    def alarm_time(self) -> np.ndarray:
+        return self.alarm.alarm_time
+
+    @property
+    def score_max(self) -> np.ndarray:
+        return self.alarm.max_score
+
+    def indicators(self) -> dict[str, np.ndarray]:
+        return dict(self.last)
+
+    def new_episode(self, sites: np.ndarray, t: float) -> None:
+        """The reset sites stay quiet until their windows hold only the new episode."""
+        self.alarm.new_episode(sites, t + self.warm_up(self.timing)[0])
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        arrays = dict(self.alarm.state_arrays())
+        arrays.update({f"last_{name}": value for name, value in self.last.items()})
+        for ring_name, ring in self.rings().items():
+            ring_arrays, _ = ring.state()
+            arrays.update({f"{ring_name}_{key}": value for key, value in ring_arrays.items()})
+        return arrays
+
+    def state_values(self) -> dict:
+        return {f"{name}_count": ring.state()[1] for name, ring in self.rings().items()}
+
+    def restore(self, arrays: dict[str, np.ndarray], values: dict) -> None:
+        self.alarm.restore(arrays)
+        self.last = {name: arrays[f"last_{name}"].copy() for name in self.last}
+        for ring_name, ring in self.rings().items():
+            keys = ring.state()[0]
+            ring.restore(
+                {key: arrays[f"{ring_name}_{key}"] for key in keys}, values[f"{ring_name}_count"]
+            )

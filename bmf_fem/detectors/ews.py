@@ -71,6 +71,15 @@ class Ring:
         order = (np.arange(self.length) + self.count) % self.length
         return self.data[:, order]
 
+    def state(self) -> tuple[dict[str, np.ndarray], int]:
+        """What a checkpoint keeps: the per-site arrays and the count."""
+        return {"data": self.data}, self.count
+
+    def restore(self, arrays: dict[str, np.ndarray], count: int) -> None:
+        for name, array in arrays.items():
+            setattr(self, name, array.copy())
+        self.count = count
+
 
 class TrendRing(Ring):
     """A Ring whose Kendall tau (tau-a against time) is kept up to date as values arrive.
@@ -97,6 +106,10 @@ class TrendRing(Ring):
         else:
             self.pair_sum -= _sign_sum(self.data[:, : self.count], values)
         super().push(values)
+
+    def state(self) -> tuple[dict[str, np.ndarray], int]:
+        arrays, count = super().state()
+        return {**arrays, "pair_sum": self.pair_sum}, count
 
     @property
     def tau(self) -> np.ndarray:

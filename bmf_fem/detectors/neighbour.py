@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from bmf_fem.detectors.base import Detector, Timing
+from bmf_fem.detectors.base import ScoredDetector, Timing
 from bmf_fem.detectors.ews import Ring, SustainedAlarm
 
 
-class NeighbourDetector(Detector):
+class NeighbourDetector(ScoredDetector):
     """Alarm where neighbours have expressed or are rising."""
 
     name = "neighbour"
     observable = True
     threshold_key = "neighbour_threshold"
     threshold_range = (0.0, np.inf)  # a rate
+    needs_neighbourhood = True
     scored = ("neighbour_mean",)
 
     def __init__(self, n_sites: int, config, timing: Timing, neighbourhood):
@@ -35,13 +36,12 @@ class NeighbourDetector(Detector):
         self.alarm = SustainedAlarm(n_sites, config.neighbour_threshold, config.sustain)
         self.last = {name: np.full(n_sites, np.nan) for name in ("neighbour_mean", "rise")}
 
-    @property
-    def alarm_time(self) -> np.ndarray:
-        return self.alarm.alarm_time
+    @classmethod
+    def warm_up(cls, timing: Timing) -> tuple[float, str]:
+        return timing.window, "detect.window"
 
-    @property
-    def score_max(self) -> np.ndarray:
-        return self.alarm.max_score
+    def rings(self) -> dict:
+        return {"means": self.means}
 
     def update(self, step: int, t: float, sites) -> bool:
         if step % self.every:
@@ -64,23 +64,3 @@ class NeighbourDetector(Detector):
             self.last["rise"] = rise
             self.alarm.update(t, np.where(below, np.nan_to_num(rise, nan=-np.inf), -np.inf))
         return True
-
-    def indicators(self) -> dict[str, np.ndarray]:
-        return dict(self.last)
-
-    def new_episode(self, sites: np.ndarray, t: float) -> None:
-        self.alarm.new_episode(sites, t + self.means.length * self.every * self.timing.dt)
-
-    def state_arrays(self) -> dict[str, np.ndarray]:
-        arrays = {"means": self.means.data, **self.alarm.state_arrays()}
-        arrays.update({f"last_{name}": value for name, value in self.last.items()})
-        return arrays
-
-    def state_values(self) -> dict:
-        return {"count": self.means.count}
-
-    def restore(self, arrays: dict[str, np.ndarray], values: dict) -> None:
-        self.means.data = arrays["means"].copy()
-        self.means.count = values["count"]
-        self.last = {name: arrays[f"last_{name}"].copy() for name in self.last}
-        self.alarm.restore(arrays)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bmf_fem.detectors.base import Detector, Timing
+from bmf_fem.detectors.base import ScoredDetector, Timing
 from bmf_fem.detectors.ews import SustainedAlarm, TrendRing
 from bmf_fem.neighbourhood import spatial_indicators
 
@@ -23,12 +23,13 @@ TREND_POINTS = 20
 SPATIAL_INDICATORS = ("spatial_variance", "spatial_skewness", "moran")
 
 
-class SpatialDetector(Detector):
+class SpatialDetector(ScoredDetector):
     """Trends of the spatial variance, skewness and Moran's I of s around each site."""
 
     name = "spatial"
     observable = True
     threshold_key = "spatial_threshold"
+    needs_neighbourhood = True
     scored = SPATIAL_INDICATORS
 
     def __init__(self, n_sites: int, config, timing: Timing, neighbourhood):
@@ -41,13 +42,12 @@ class SpatialDetector(Detector):
         self.alarm = SustainedAlarm(n_sites, config.spatial_threshold, config.sustain)
         self.last = {name: np.full(n_sites, np.nan) for name in (*SPATIAL_INDICATORS, "tau")}
 
-    @property
-    def alarm_time(self) -> np.ndarray:
-        return self.alarm.alarm_time
+    @classmethod
+    def warm_up(cls, timing: Timing) -> tuple[float, str]:
+        return timing.trend_window, "detect.trend_window"
 
-    @property
-    def score_max(self) -> np.ndarray:
-        return self.alarm.max_score
+    def rings(self) -> dict:
+        return {"history": self.history}
 
     def update(self, step: int, t: float, sites) -> bool:
         if step % self.every:
@@ -59,26 +59,3 @@ class SpatialDetector(Detector):
             self.last["tau"] = self.history.tau
             self.alarm.update(t, self.last["tau"])
         return True
-
-    def indicators(self) -> dict[str, np.ndarray]:
-        return dict(self.last)
-
-    def new_episode(self, sites: np.ndarray, t: float) -> None:
-        warm_up = self.history.length * self.every * self.timing.dt
-        self.alarm.new_episode(sites, t + warm_up)
-
-    def state_arrays(self) -> dict[str, np.ndarray]:
-        arrays = {"history": self.history.data, "pairs": self.history.pair_sum}
-        arrays.update(self.alarm.state_arrays())
-        arrays.update({f"last_{name}": value for name, value in self.last.items()})
-        return arrays
-
-    def state_values(self) -> dict:
-        return {"count": self.history.count}
-
-    def restore(self, arrays: dict[str, np.ndarray], values: dict) -> None:
-        self.history.data = arrays["history"].copy()
-        self.history.pair_sum = arrays["pairs"].copy()
-        self.history.count = values["count"]
-        self.last = {name: arrays[f"last_{name}"].copy() for name in self.last}
-        self.alarm.restore(arrays)

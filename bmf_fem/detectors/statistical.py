@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from bmf_fem.detectors.base import Detector, Timing
+from bmf_fem.detectors.base import ScoredDetector, Timing
 from bmf_fem.detectors.ews import Ring, SustainedAlarm, TrendRing, indicators
 
 
-class StatisticalDetector(Detector):
+class StatisticalDetector(ScoredDetector):
     """Online variance and lag-1 autocorrelation of s per site, and their trends."""
 
     name = "statistical"
@@ -38,13 +38,12 @@ class StatisticalDetector(Detector):
         self.alarm = SustainedAlarm(n_sites, config.tau_threshold, config.sustain)
         self.last = {name: np.full(n_sites, np.nan) for name in ("variance", "ac1", "tau")}
 
-    @property
-    def alarm_time(self) -> np.ndarray:
-        return self.alarm.alarm_time
+    @classmethod
+    def warm_up(cls, timing: Timing) -> tuple[float, str]:
+        return timing.warm_up, "detect.window + detect.trend_window"
 
-    @property
-    def score_max(self) -> np.ndarray:
-        return self.alarm.max_score
+    def rings(self) -> dict:
+        return {"buffer": self.buffer, **{f"history_{k}": v for k, v in self.history.items()}}
 
     def update(self, step: int, t: float, sites) -> bool:
         timing = self.timing
@@ -64,29 +63,3 @@ class StatisticalDetector(Detector):
             self.last["tau"] = np.minimum.reduce(taus)
             self.alarm.update(t, self.last["tau"])
         return True
-
-    def indicators(self) -> dict[str, np.ndarray]:
-        return dict(self.last)
-
-    def new_episode(self, sites: np.ndarray, t: float) -> None:
-        self.alarm.new_episode(sites, t + self.timing.warm_up)
-
-    def state_arrays(self) -> dict[str, np.ndarray]:
-        arrays = {"buffer": self.buffer.data, **self.alarm.state_arrays()}
-        arrays.update({f"history_{name}": ring.data for name, ring in self.history.items()})
-        arrays.update({f"pairs_{name}": ring.pair_sum for name, ring in self.history.items()})
-        arrays.update({f"last_{name}": value for name, value in self.last.items()})
-        return arrays
-
-    def state_values(self) -> dict:
-        return {"count": self.buffer.count, "history_count": self.history["ac1"].count}
-
-    def restore(self, arrays: dict[str, np.ndarray], values: dict) -> None:
-        self.buffer.data = arrays["buffer"].copy()
-        self.buffer.count = values["count"]
-        for name, ring in self.history.items():
-            ring.data = arrays[f"history_{name}"].copy()
-            ring.pair_sum = arrays[f"pairs_{name}"].copy()
-            ring.count = values["history_count"]
-        self.last = {name: arrays[f"last_{name}"].copy() for name in self.last}
-        self.alarm.restore(arrays)
