@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bmf_fem.suggest import closest
+
 if TYPE_CHECKING:
     import dolfinx.mesh
 
@@ -80,11 +82,9 @@ class MeshData:
 
 def _choices(name: str, known: list[str], shown: int = 8) -> str:
     """The closest names to ``name`` and a short list of the rest."""
-    import difflib
-
     if not known:
         return "it has none"
-    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    close = closest(name, known, count=3)
     hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
     names = sorted(known)
     listed = ", ".join(names[:shown])

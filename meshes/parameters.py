@@ -9,9 +9,10 @@ layer may pass unset keys through.
 
 from __future__ import annotations
 
-import difflib
 import math
 from typing import Any
+
+from bmf_fem.suggest import did_you_mean
 
 from . import box, crystal, from_file, tissue, web
 from .data import MeshError
@@ -78,18 +79,11 @@ def keys_of(kind: str) -> tuple[Key, ...]:
 def check_kind(kind: Any) -> str:
     kinds = tuple(SHAPES)
     if not isinstance(kind, str) or kind not in kinds:
-        hint = _close(kind, kinds)
+        hint = did_you_mean(kind, kinds)
         raise MeshError(
             f"mesh.kind = {kind!r} is not valid; use one of {', '.join(map(repr, kinds))}{hint}"
         )
     return kind
-
-
-def _close(word: Any, candidates: tuple[str, ...] | list[str], prefix: str = "") -> str:
-    if not isinstance(word, str):
-        return ""
-    match = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
-    return f" (did you mean {prefix}{match[0]}?)" if match else ""
 
 
 def convert(key: Key, value: Any) -> Any:
@@ -120,7 +114,7 @@ def convert(key: Key, value: Any) -> Any:
         return [float(c) for c in value]
     if key.choices is not None and value not in key.choices:
         raise MeshError(
-            f"{where} is not valid: use {key.describe_range()}{_close(value, key.choices)}"
+            f"{where} is not valid: use {key.describe_range()}{did_you_mean(value, key.choices)}"
         )
     if key.type in ("float", "int"):
         low, high = key.minimum, key.maximum
@@ -194,7 +188,7 @@ def resolve(kind: str, params: dict[str, Any]) -> dict[str, Any]:
 
 def _unknown_key_message(kind: str, name: str, keys: dict[str, Key]) -> str:
     message = f"mesh.{name} is not a key of [mesh] for kind = {kind!r}"
-    hint = _close(name, list(keys), prefix="mesh.")
+    hint = did_you_mean(name, list(keys), prefix="mesh.")
     owners = [
         other for other in SHAPES if other != kind and name in {k.name for k in keys_of(other)}
     ]
@@ -214,7 +208,8 @@ def _resolve_shape_and_dim(kind: str, values: dict[str, Any], resolved: dict[str
     if shape is not None and shape not in all_shapes:
         raise MeshError(
             f"mesh.shape = {shape!r} is not a {kind} shape; use one of "
-            f"{', '.join(repr(s) for s in dict.fromkeys(all_shapes))}{_close(shape, all_shapes)}"
+            f"{', '.join(repr(s) for s in dict.fromkeys(all_shapes))}"
+            f"{did_you_mean(shape, all_shapes)}"
         )
     if dim is not None and dim not in shapes_by_dim:
         raise MeshError(
