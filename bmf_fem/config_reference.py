@@ -7,10 +7,10 @@ tests/test_docs.py regenerates it and fails when the committed file has drifted.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 from bmf_fem.config import SECTIONS, Config
+from bmf_fem.config.keys import REQUIRED, default_of, keys_of
 from bmf_fem.expressions import Expression
 
 
@@ -30,40 +30,37 @@ def _default(value) -> str:
     return "(required)" if value is None else f"`{value}`"
 
 
-def _type(field: dataclasses.Field) -> str:
-    return str(field.type).replace("|", "or").replace("tuple[", "array[")
+def _absent(value) -> bool:
+    return value is REQUIRED or value is None
 
 
 def reference() -> str:
-    """Markdown tables: every section, key, type and default."""
+    """Markdown tables: every section and key with its default, valid values, unit and doc."""
     lines = [
         "# Configuration keys (generated)",
         "",
-        "Generated from the configuration dataclasses by `python3 -m bmf_fem.config_reference`;",
-        "the meaning of each key is in docs/configuration.md, mesh keys in docs/geometry.md.",
+        "Generated from the declarations of the configuration sections (bmf_fem/config) by",
+        "`python3 -m bmf_fem.config_reference`; docs/configuration.md explains them, mesh keys",
+        "are in docs/geometry.md.",
     ]
     defaults = Config()
     lines += _mesh_reference()
     for section, cls in SECTIONS.items():
         if section == "mesh":
             continue
-        heading = f"[[{section}]]" if section in ("input", "perturbation") else f"[{section}]"
-        lines += ["", f"## {heading}", "", "| key | type | default |", "|---|---|---|"]
-        instance = (
-            getattr(defaults, section, None) if section not in ("input", "perturbation") else None
-        )
-        for field in dataclasses.fields(cls):
-            if not field.metadata.get("toml_key", True):
-                continue
-            if instance is not None:
-                value = getattr(instance, field.name)
-            elif field.default is not dataclasses.MISSING:
-                value = field.default
-            elif field.default_factory is not dataclasses.MISSING:
-                value = field.default_factory()
-            else:
-                value = None
-            lines.append(f"| {field.name} | {_type(field)} | {_default(value)} |")
+        instance = getattr(defaults, section, None)
+        lines += [
+            "",
+            f"## {cls.HEADING}",
+            "",
+            "| key | default | valid | unit | meaning |",
+            "|---|---|---|---|---|",
+        ]
+        for name, key in keys_of(cls).items():
+            value = getattr(instance, name) if instance is not None else default_of(cls, name)
+            shown = {REQUIRED: "(required)", None: "none"}.get(value) if _absent(value) else None
+            row = [name, shown or _default(value), key.describe(), key.unit, key.doc]
+            lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from bmf_fem.config.toml import parse_value
 from bmf_fem.suggest import did_you_mean
 
 from . import box, crystal, from_file, tissue, web
@@ -235,18 +236,13 @@ def parse_options(items: list[str]) -> dict[str, Any]:
     Values are read as TOML values (numbers, true/false, lists, quoted strings); a value
     that is not valid TOML is taken as a plain string, so `shape=cube` works unquoted.
     """
-    import tomllib
-
     params: dict[str, Any] = {}
     for item in items:
         name, sep, text = item.partition("=")
         name = name.strip().removeprefix("mesh.")
         if not sep or not name:
             raise MeshError(f"{item!r} is not a mesh option; write key=value, e.g. h=0.05")
-        try:
-            params[name] = tomllib.loads(f"value = {text.strip()}")["value"]
-        except tomllib.TOMLDecodeError:
-            params[name] = text.strip()
+        params[name] = parse_value(text.strip())
     return params
 
 

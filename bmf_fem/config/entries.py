@@ -1,0 +1,271 @@
+"""The arrays of tables: [[input]] (tickling pulses) and [[perturbation]] (reset, damage,
+extra noise). Their variants are registered in bmf_fem.profiles and
+bmf_fem.perturbation_kinds; a key only another variant uses is refused."""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bmf_fem.config.keys import REQUIRED, key
+from bmf_fem.config.section import Section
+from bmf_fem.config.table import Table, as_reals, show
+from bmf_fem.errors import ConfigError
+from bmf_fem.perturbation_kinds import KINDS
+from bmf_fem.profiles import PROFILE_KEYS, PROFILES
+
+MIN_DURATION = sys.float_info.min  # input period and width: positive normal floats only
+UNKNOWNS = ("u", "m", "s")  # what a reset sets back; m means every memory mode
+
+
+def reject_unused(
+    table: Table, keys: Sequence[str], selector: str, selected: str, user: str
+) -> None:
+    """Refuse keys that only `selector` = `user` uses; they would be silently ignored."""
+    if selected == user:
+        return
+    for name in keys:
+        if table.given(name):
+            raise ConfigError(
+                f'{table.where(name)} is only used with {selector} = "{user}", but'
+                f' {table.where(selector)} = "{selected}"; remove it or change {selector}'
+            )
+
+
+@dataclass(frozen=True)
+class InputConfig(Section):
+    """One [[input]]: a spatial profile times a train of `count` pulses.
+
+    `centre` and `radius` belong to profile "gaussian", `region` to profile "region".
+    """
+
+    HEADING = "[[input]]"
+
+    profile: str = key(
+        "gaussian", "choice", "spatial profile of the input", choices=tuple(PROFILES)
+    )
+    centre: tuple[float, ...] = key(
+        (0.0, 0.0),
+        "reals",
+        "gaussian: centre of exp(-|x - centre|^2 / radius^2)",
+        unit="length",
+        max_length=3,
+    )
+    radius: float = key(0.1, "real", "gaussian: its radius", unit="length", above=0)
+    region: str = key("", "string", "region: the name of a region of the mesh")
+    amplitude: float = key(1.0, "real", "deposited per pulse at the profile's peak")
+    start: float = key(0.0, "real", "time of the first pulse", unit="time", at_least=0)
+    period: float = key(
+        1.0, "real", "time between pulses", unit="time", at_least=MIN_DURATION, valid="> 0"
+    )
+    count: int = key(1, "integer", "number of pulses", at_least=1)
+    width: float = key(
+        0.1, "real", "duration of each pulse", unit="time", at_least=MIN_DURATION, valid="> 0"
+    )
+
+    @classmethod
+    def check_first(cls, table: Table) -> None:
+        profile = table.choice("profile", tuple(PROFILES))
+        for other in PROFILES.values():
+            reject_unused(table, other.keys, "profile", profile, other.name)
+
+    @classmethod
+    def check(cls, table: Table, values: dict[str, Any]) -> dict[str, Any]:
+        path = table.path
+        if values["profile"] == "region" and not values["region"].strip():
+            raise ConfigError(
+                f'{path}.region is required when profile = "region": the name of a region of'
+                " the mesh (a gmsh physical group)"
+            )
+        count, width, period = values["count"], values["width"], values["period"]
+        if count > 1 and width > period:
+            raise ConfigError(
+                f"{path}.width = {show(width)} is not valid: with count = {count} pulses it"
+                f" must be <= {path}.period = {show(period)}, or the pulses overlap"
+            )
+        return values
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry as plain TOML data, without keys its profile does not use."""
+        data = super().to_dict()
+        for name in PROFILE_KEYS:
+            if name not in PROFILES[self.profile].keys:
+                del data[name]
+        return data
+
+
+def _read_unknowns(table: Table, name: str) -> tuple[str, ...]:
+    fields = table.raw(name)
+    if (
+        not isinstance(fields, list | tuple)
+        or not fields
+        or any(item not in UNKNOWNS for item in fields)
+    ):
+        raise ConfigError(
+            f"{table.where(name)} = {show(fields)} is not valid: a non-empty array of"
+            ' "u", "m", "s" (the unknowns a reset sets back; m means every memory mode)'
+        )
+    return tuple(dict.fromkeys(fields))
+
+
+def _read_box(value: Any, where: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    shape_error = ConfigError(
+        f"{where} = {show(value)} is not valid: expected [[lower corner], [upper corner]]"
+        " with 1 to 3 coordinates each, e.g. [[0.0, 0.0], [0.5, 0.2]]"
+    )
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise shape_error
+    if not all(isinstance(corner, list | tuple) for corner in value):
+        raise shape_error
+    lower = as_reals(value[0], f"{where}[0]", max_length=3)
+    upper = as_reals(value[1], f"{where}[1]", max_length=3)
+    if len(lower) != len(upper):
+        raise shape_error
+    if not all(lo < hi for lo, hi in zip(lower, upper, strict=True)):
+        raise ConfigError(
+            f"{where} = {show(value)} is not valid: every lower coordinate must be smaller"
+            " than the upper one"
+        )
+    return lower, upper
+
+
+LOCATION = "where (exactly one of region, centre with radius, box)"
+
+
+@dataclass(frozen=True)
+class PerturbationConfig(Section):
+    """One [[perturbation]]: reset, damage or extra noise in a region during [start, stop).
+
+    The region is exactly one of a mesh tag (`region`), a ball (`centre`, `radius`) or an
+    axis-aligned box (`box` = [[lo...], [hi...]]); the unused ones are empty/None.
+    `factor` is used by kind "damage" only, `sigma` by kind "noise" only.
+    """
+
+    HEADING = "[[perturbation]]"
+
+    kind: str = key(REQUIRED, "choice", "what the perturbation does", choices=tuple(KINDS))
+    region: str = key("", "string", f"{LOCATION}: a region name", derived=True)
+    centre: tuple[float, ...] | None = key(
+        None,
+        "reals",
+        f"{LOCATION}: the centre of a ball",
+        unit="length",
+        max_length=3,
+        derived=True,
+    )
+    radius: float | None = key(
+        None,
+        "real",
+        f"{LOCATION}: the radius of the ball",
+        unit="length",
+        above=0,
+        derived=True,
+    )
+    box: tuple[tuple[float, ...], tuple[float, ...]] | None = key(
+        None,
+        "custom",
+        f"{LOCATION}: [[lower corner], [upper corner]]",
+        unit="length",
+        derived=True,
+        valid="two points of 1-3 numbers, lower < upper",
+    )
+    start: float = key(
+        0.0, "real", "reset: when; damage, noise: from when", unit="time", at_least=0
+    )
+    stop: float = key(
+        math.inf,
+        "real",
+        "damage, noise: until when (inf: no end)",
+        unit="time",
+        finite=False,
+        valid="> start",
+    )
+    factor: float = key(0.1, "real", "damage: diffusivities are multiplied by it", at_least=0)
+    sigma: float = key(0.0, "real", "noise: extra noise amplitude on u", above=0, derived=True)
+    fields: tuple[str, ...] = key(
+        UNKNOWNS,
+        "custom",
+        "reset: the unknowns set back to their initial values",
+        reader=_read_unknowns,
+        valid="non-empty array of " + ", ".join(f'`"{u}"`' for u in UNKNOWNS),
+    )
+
+    @property
+    def location(self) -> str:
+        """How the region is given: "region", "ball" or "box"."""
+        if self.region:
+            return "region"
+        return "box" if self.box is not None else "ball"
+
+    @classmethod
+    def check_first(cls, table: Table) -> None:
+        kinds = tuple(KINDS)
+        if not table.given("kind"):
+            listed = ", ".join(f'"{kind}"' for kind in kinds)
+            raise ConfigError(f"{table.path}.kind is required: one of {listed}")
+        kind = table.choice("kind", kinds)
+        for other in KINDS.values():
+            reject_unused(table, other.keys, "kind", kind, other.name)
+
+    @classmethod
+    def check(cls, table: Table, values: dict[str, Any]) -> dict[str, Any]:
+        path = table.path
+        values.update(_location(table))
+        start, stop = values["start"], values["stop"]
+        if not stop > start:
+            raise ConfigError(
+                f"{path}.stop = {show(stop)} is not valid: it must be > {path}.start ="
+                f" {show(start)} (leave it out, or write inf, for no end)"
+            )
+        values["sigma"] = 0.0
+        if values["kind"] == "noise":
+            if not table.given("sigma"):
+                raise ConfigError(
+                    f'{path}.sigma is required for kind = "noise": the extra noise amplitude (> 0)'
+                )
+            values["sigma"] = table.real("sigma", above=0)
+        return values
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry as plain TOML data, without unused location keys and parameters."""
+        data = {name: value for name, value in super().to_dict().items() if value is not None}
+        if not self.region:
+            del data["region"]
+        for kind in KINDS.values():
+            if kind.name != self.kind:
+                for name in kind.keys:
+                    del data[name]
+        return data
+
+
+def _location(table: Table) -> dict[str, Any]:
+    """region, centre, radius and box of a perturbation: exactly one location given."""
+    path = table.path
+    locations = []
+    if table.given("region"):
+        locations.append("region")
+    if table.given("centre") or table.given("radius"):
+        locations.append("centre/radius")
+    if table.given("box"):
+        locations.append("box")
+    if len(locations) != 1:
+        found = " and ".join(locations) if locations else "none"
+        raise ConfigError(
+            f'{path} needs exactly one location, found {found}: give region = "tag name",'
+            " or centre = [x, y] with radius = r, or box = [[x0, y0], [x1, y1]]"
+        )
+    values: dict[str, Any] = {"region": "", "centre": None, "radius": None, "box": None}
+    if locations == ["region"]:
+        values["region"] = table.string("region", required=True)
+    elif locations == ["box"]:
+        values["box"] = _read_box(table.raw("box"), f"{path}.box")
+    else:
+        for name in ("centre", "radius"):
+            if not table.given(name):
+                raise ConfigError(f"{path}.{name} is required with {path}.centre/radius")
+        values["centre"] = table.real_list("centre", max_length=3)
+        values["radius"] = table.real("radius", above=0)
+    return values
