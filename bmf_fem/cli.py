@@ -480,7 +480,9 @@ def check_region_names(config, comm) -> None:
     from bmf_fem.errors import ConfigError
     from bmf_fem.meshes import MeshError, build_mesh
 
-    named = [(f"input.{i}.region", item.region) for i, item in enumerate(config.inputs)]
+    named = [
+        (f"input.{i}.region", getattr(item, "region", "")) for i, item in enumerate(config.inputs)
+    ]
     named += [(f"perturbation.{i}.region", p.region) for i, p in enumerate(config.perturbations)]
     named = [(key, name) for key, name in named if name]
     if not named:

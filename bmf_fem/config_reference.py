@@ -48,20 +48,23 @@ def reference() -> str:
     for section, cls in SECTIONS.items():
         if section == "mesh":
             continue
-        instance = getattr(defaults, section, None)
-        lines += [
-            "",
-            f"## {cls.HEADING}",
-            "",
-            "| key | default | valid | unit | meaning |",
-            "|---|---|---|---|---|",
-        ]
-        for name, key in keys_of(cls).items():
-            value = getattr(instance, name) if instance is not None else default_of(cls, name)
-            shown = {REQUIRED: "(required)", None: "none"}.get(value) if _absent(value) else None
-            row = [name, shown or _default(value), key.describe(), key.unit, key.doc]
-            lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
+        lines += ["", f"## {cls.HEADING}", *_table(cls, getattr(defaults, section, None))]
+        for variant, keys in getattr(cls, "VARIANTS", {}).items():
+            if keys_of(keys):
+                lines += ["", f'### {cls.SELECTOR} = "{variant}"']
+                lines += _table(keys, None)
     return "\n".join(lines) + "\n"
+
+
+def _table(cls, instance) -> list[str]:
+    """The keys of one section (or variant) as a markdown table."""
+    lines = ["", "| key | default | valid | unit | meaning |", "|---|---|---|---|---|"]
+    for name, key in keys_of(cls).items():
+        value = getattr(instance, name) if instance is not None else default_of(cls, name)
+        shown = {REQUIRED: "(required)", None: "none"}.get(value) if _absent(value) else None
+        row = [name, shown or _default(value), key.describe(), key.unit, key.doc]
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
+    return lines
 
 
 def _mesh_reference() -> list[str]:

@@ -2,11 +2,13 @@
 
 A pulse of amplitude ``a`` and width ``w`` is a rate ``a / w`` during ``[t_j, t_j + w)``.
 A step from t0 to t1 receives the exact integral of the rate over the step, so the total
-deposited at the profile's peak is ``a`` per pulse whatever dt is (docs/model.md).
+deposited at the profile's peak is ``a`` per pulse whatever dt is (docs/model.md). A
+moving profile is taken at the middle of the step.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,10 +44,15 @@ class PulseTrain:
 
 @dataclass
 class Input:
-    """One ``[[input]]``: a nodal spatial profile and its pulse train."""
+    """One ``[[input]]``: a nodal spatial profile (or one that moves) and its pulse train."""
 
     profile: np.ndarray
     train: PulseTrain
+    moving: Callable[[float], np.ndarray] | None = None
+
+    def at(self, t: float) -> np.ndarray:
+        """The nodal profile at time `t`."""
+        return self.moving(t) if self.moving is not None else self.profile
 
 
 def build_inputs(configs, selector: RegionSelector, comm) -> list[Input]:
@@ -53,12 +60,14 @@ def build_inputs(configs, selector: RegionSelector, comm) -> list[Input]:
     inputs = []
     for index, config in enumerate(configs):
         where = f"input.{index}"
-        profile = PROFILES[config.profile].values(config, selector, where)
+        values = PROFILES[config.profile].values(config, selector, where)
+        moving = values if callable(values) else None
+        profile = moving(config.start) if moving is not None else values
         require_nonempty(comm, np.count_nonzero(profile > 0.5), where)
         train = PulseTrain(
             config.amplitude, config.start, config.period, config.count, config.width
         )
-        inputs.append(Input(profile, train))
+        inputs.append(Input(profile, train, moving))
     return inputs
 
 
@@ -69,6 +78,6 @@ def input_rate(inputs: list[Input], t0: float, t1: float, out: np.ndarray) -> bo
     for item in inputs:
         amount = item.train.deposit(t0, t1)
         if amount != 0.0:
-            out += (amount / (t1 - t0)) * item.profile
+            out += (amount / (t1 - t0)) * item.at(0.5 * (t0 + t1))
             active = True
     return active

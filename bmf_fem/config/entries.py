@@ -8,14 +8,14 @@ import math
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-from bmf_fem.config.keys import REQUIRED, key
+from bmf_fem.config.keys import REQUIRED, key, keys_of
 from bmf_fem.config.section import Section
 from bmf_fem.config.table import Table, as_reals, show
 from bmf_fem.errors import ConfigError
 from bmf_fem.perturbation_kinds import KINDS
-from bmf_fem.profiles import PROFILE_KEYS, PROFILES
+from bmf_fem.profiles import PROFILE_KEYS, PROFILES, users
 
 MIN_DURATION = sys.float_info.min  # input period and width: positive normal floats only
 UNKNOWNS = ("u", "m", "s")  # what a reset sets back; m means every memory mode
@@ -39,23 +39,20 @@ def reject_unused(
 class InputConfig(Section):
     """One [[input]]: a spatial profile times a train of `count` pulses.
 
-    `centre` and `radius` belong to profile "gaussian", `region` to profile "region".
+    The profile's own keys (`centre` and `radius` of "gaussian", `region` of "region")
+    are declared by the profile (bmf_fem.profiles) and read as attributes of the entry.
     """
 
     HEADING = "[[input]]"
+    SELECTOR = "profile"  # the key choosing the variant; VARIANTS: each one's own keys
+    VARIANTS: ClassVar[dict[str, type]] = {name: p.keys for name, p in PROFILES.items()}
 
     profile: str = key(
-        "gaussian", "choice", "spatial profile of the input", choices=tuple(PROFILES)
+        "gaussian",
+        "choice",
+        "spatial profile of the input (bmf_fem.profiles)",
+        choices=tuple(PROFILES),
     )
-    centre: tuple[float, ...] = key(
-        (0.0, 0.0),
-        "reals",
-        "gaussian: centre of exp(-|x - centre|^2 / radius^2)",
-        unit="length",
-        max_length=3,
-    )
-    radius: float = key(0.1, "real", "gaussian: its radius", unit="length", above=0)
-    region: str = key("", "string", "region: the name of a region of the mesh")
     amplitude: float = key(1.0, "real", "deposited per pulse at the profile's peak")
     start: float = key(0.0, "real", "time of the first pulse", unit="time", at_least=0)
     period: float = key(
@@ -65,21 +62,40 @@ class InputConfig(Section):
     width: float = key(
         0.1, "real", "duration of each pulse", unit="time", at_least=MIN_DURATION, valid="> 0"
     )
+    profile_keys: Any = None  # the profile's own keys (its dataclass); defaults when None
+
+    def __post_init__(self) -> None:
+        if self.profile_keys is None:
+            object.__setattr__(self, "profile_keys", PROFILES[self.profile].keys())
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called for names the entry lacks: the profile's keys.
+        if name != "profile_keys" and not name.startswith("__"):
+            keys = self.__dict__.get("profile_keys")
+            if keys is not None and hasattr(keys, name):
+                return getattr(keys, name)
+        raise AttributeError(f"input profile {self.profile!r} has no key {name!r}")
+
+    @classmethod
+    def toml_keys(cls) -> list[str]:
+        return [*keys_of(cls), *PROFILE_KEYS]
 
     @classmethod
     def check_first(cls, table: Table) -> None:
         profile = table.choice("profile", tuple(PROFILES))
-        for other in PROFILES.values():
-            reject_unused(table, other.keys, "profile", profile, other.name)
+        own = keys_of(PROFILES[profile].keys)
+        for name in PROFILE_KEYS:
+            if table.given(name) and name not in own:
+                named = " or ".join(f'"{user}"' for user in users(name))
+                raise ConfigError(
+                    f"{table.where(name)} is only used with profile = {named}, but"
+                    f' {table.where("profile")} = "{profile}"; remove it or change profile'
+                )
 
     @classmethod
     def check(cls, table: Table, values: dict[str, Any]) -> dict[str, Any]:
         path = table.path
-        if values["profile"] == "region" and not values["region"].strip():
-            raise ConfigError(
-                f'{path}.region is required when profile = "region": the name of a region of'
-                " the mesh (a gmsh physical group)"
-            )
+        values["profile_keys"] = PROFILES[values["profile"]].keys.read(table.data, path)
         count, width, period = values["count"], values["width"], values["period"]
         if count > 1 and width > period:
             raise ConfigError(
@@ -89,12 +105,8 @@ class InputConfig(Section):
         return values
 
     def to_dict(self) -> dict[str, Any]:
-        """The entry as plain TOML data, without keys its profile does not use."""
-        data = super().to_dict()
-        for name in PROFILE_KEYS:
-            if name not in PROFILES[self.profile].keys:
-                del data[name]
-        return data
+        """The entry as plain TOML data: its keys, then its profile's."""
+        return {**super().to_dict(), **self.profile_keys.to_dict()}
 
 
 def _read_unknowns(table: Table, name: str) -> tuple[str, ...]:

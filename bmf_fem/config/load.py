@@ -12,7 +12,6 @@ from typing import Any
 
 from bmf_fem.config.detect import DetectConfig
 from bmf_fem.config.entries import InputConfig, PerturbationConfig
-from bmf_fem.config.keys import keys_of
 from bmf_fem.config.mesh import MeshConfig
 from bmf_fem.config.model import FieldConfig, MemoryConfig, SitesConfig, SpaceConfig, TimeConfig
 from bmf_fem.config.overrides import ARRAY_SECTIONS, apply_overrides, merge
@@ -76,9 +75,9 @@ ATTRIBUTES = {name: name for name in SECTIONS} | {
 """The `Config` attribute of each section."""
 
 
-def section_keys(section: type) -> list[str]:
+def section_keys(section: Any) -> list[str]:
     """The TOML keys of a section dataclass."""
-    return list(keys_of(section)) if section is not MeshConfig else ["kind"]
+    return section.toml_keys()
 
 
 def load_config(

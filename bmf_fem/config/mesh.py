@@ -31,6 +31,11 @@ class MeshConfig:
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @classmethod
+    def toml_keys(cls) -> list[str]:
+        """The section's own key; the others belong to the mesh kind."""
+        return ["kind"]
+
+    @classmethod
     def read(cls, data: Any, path: str = "mesh", base_dir: Path | None = None) -> MeshConfig:
         """The section for the TOML table `data`; a relative mesh.file is taken relative
         to `base_dir` (the configuration file's folder)."""

@@ -25,6 +25,11 @@ class Section:
         return cls(**cls.check(table, values))
 
     @classmethod
+    def toml_keys(cls) -> list[str]:
+        """The keys a TOML table of this section may hold."""
+        return list(keys_of(cls))
+
+    @classmethod
     def check_first(cls, table: Table) -> None:
         """Rules to apply before the keys are read one by one (none by default)."""
 
