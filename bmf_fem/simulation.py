@@ -40,7 +40,7 @@ from bmf_fem.output import (
     write_text,
 )
 from bmf_fem.parallel import print0
-from bmf_fem.perturbations import PerturbationSchedule, build_perturbations
+from bmf_fem.perturbations.schedule import PerturbationSchedule, build_perturbations
 from bmf_fem.progress import Progress
 from bmf_fem.regions import RegionSelector
 from bmf_fem.resolution import summary_entries

@@ -1,6 +1,6 @@
 """The arrays of tables: [[input]] (tickling pulses) and [[perturbation]] (reset, damage,
 extra noise). Their variants are registered in bmf_fem.profiles and
-bmf_fem.perturbation_kinds; a key only another variant uses is refused."""
+bmf_fem.perturbations; a key only another variant uses is refused."""
 
 from __future__ import annotations
 
@@ -14,25 +14,32 @@ from bmf_fem.config.keys import REQUIRED, key, keys_of
 from bmf_fem.config.section import Section
 from bmf_fem.config.table import Table, as_reals, show
 from bmf_fem.errors import ConfigError
-from bmf_fem.perturbation_kinds import KINDS
+from bmf_fem.perturbations import KIND_KEYS, KINDS
 from bmf_fem.profiles import PROFILE_KEYS, PROFILES, users
 
 MIN_DURATION = sys.float_info.min  # input period and width: positive normal floats only
-UNKNOWNS = ("u", "m", "s")  # what a reset sets back; m means every memory mode
 
 
 def reject_unused(
-    table: Table, keys: Sequence[str], selector: str, selected: str, user: str
+    table: Table, own: Sequence[str], variant_keys: Sequence[str], selector: str, users
 ) -> None:
-    """Refuse keys that only `selector` = `user` uses; they would be silently ignored."""
-    if selected == user:
-        return
-    for name in keys:
-        if table.given(name):
+    """Refuse keys that only other variants use; they would be silently ignored.
+
+    `users(name)` gives the variants that read the key `name`.
+    """
+    selected = table.raw(selector)
+    for name in variant_keys:
+        if table.given(name) and name not in own:
+            named = " or ".join(f'"{user}"' for user in users(name))
             raise ConfigError(
-                f'{table.where(name)} is only used with {selector} = "{user}", but'
+                f"{table.where(name)} is only used with {selector} = {named}, but"
                 f' {table.where(selector)} = "{selected}"; remove it or change {selector}'
             )
+
+
+def users_of_kind_key(name: str) -> tuple[str, ...]:
+    """The perturbation kinds that read the key `name`."""
+    return tuple(kind.name for kind in KINDS.values() if name in keys_of(kind.keys))
 
 
 @dataclass(frozen=True)
@@ -83,14 +90,7 @@ class InputConfig(Section):
     @classmethod
     def check_first(cls, table: Table) -> None:
         profile = table.choice("profile", tuple(PROFILES))
-        own = keys_of(PROFILES[profile].keys)
-        for name in PROFILE_KEYS:
-            if table.given(name) and name not in own:
-                named = " or ".join(f'"{user}"' for user in users(name))
-                raise ConfigError(
-                    f"{table.where(name)} is only used with profile = {named}, but"
-                    f' {table.where("profile")} = "{profile}"; remove it or change profile'
-                )
+        reject_unused(table, keys_of(PROFILES[profile].keys), PROFILE_KEYS, "profile", users)
 
     @classmethod
     def check(cls, table: Table, values: dict[str, Any]) -> dict[str, Any]:
@@ -107,20 +107,6 @@ class InputConfig(Section):
     def to_dict(self) -> dict[str, Any]:
         """The entry as plain TOML data: its keys, then its profile's."""
         return {**super().to_dict(), **self.profile_keys.to_dict()}
-
-
-def _read_unknowns(table: Table, name: str) -> tuple[str, ...]:
-    fields = table.raw(name)
-    if (
-        not isinstance(fields, list | tuple)
-        or not fields
-        or any(item not in UNKNOWNS for item in fields)
-    ):
-        raise ConfigError(
-            f"{table.where(name)} = {show(fields)} is not valid: a non-empty array of"
-            ' "u", "m", "s" (the unknowns a reset sets back; m means every memory mode)'
-        )
-    return tuple(dict.fromkeys(fields))
 
 
 def _read_box(value: Any, where: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -152,11 +138,14 @@ class PerturbationConfig(Section):
     """One [[perturbation]]: reset, damage or extra noise in a region during [start, stop).
 
     The region is exactly one of a mesh tag (`region`), a ball (`centre`, `radius`) or an
-    axis-aligned box (`box` = [[lo...], [hi...]]); the unused ones are empty/None.
-    `factor` is used by kind "damage" only, `sigma` by kind "noise" only.
+    axis-aligned box (`box` = [[lo...], [hi...]]); the unused ones are empty/None. The
+    kind's own keys (`fields` of "reset", `factor` of "damage", `sigma` of "noise") are
+    declared by the kind (bmf_fem.perturbations) and read as attributes of the entry.
     """
 
     HEADING = "[[perturbation]]"
+    SELECTOR = "kind"
+    VARIANTS: ClassVar[dict[str, type]] = {name: kind.keys for name, kind in KINDS.items()}
 
     kind: str = key(REQUIRED, "choice", "what the perturbation does", choices=tuple(KINDS))
     region: str = key("", "string", f"{LOCATION}: a region name", derived=True)
@@ -195,15 +184,23 @@ class PerturbationConfig(Section):
         finite=False,
         valid="> start",
     )
-    factor: float = key(0.1, "real", "damage: diffusivities are multiplied by it", at_least=0)
-    sigma: float = key(0.0, "real", "noise: extra noise amplitude on u", above=0, derived=True)
-    fields: tuple[str, ...] = key(
-        UNKNOWNS,
-        "custom",
-        "reset: the unknowns set back to their initial values",
-        reader=_read_unknowns,
-        valid="non-empty array of " + ", ".join(f'`"{u}"`' for u in UNKNOWNS),
-    )
+    kind_keys: Any = None  # the kind's own keys (its dataclass); defaults when None
+
+    def __post_init__(self) -> None:
+        if self.kind_keys is None:
+            object.__setattr__(self, "kind_keys", KINDS[self.kind].keys())
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called for names the entry lacks: the kind's keys.
+        if name != "kind_keys" and not name.startswith("__"):
+            keys = self.__dict__.get("kind_keys")
+            if keys is not None and hasattr(keys, name):
+                return getattr(keys, name)
+        raise AttributeError(f"perturbation kind {self.kind!r} has no key {name!r}")
+
+    @classmethod
+    def toml_keys(cls) -> list[str]:
+        return [*keys_of(cls), *KIND_KEYS]
 
     @property
     def location(self) -> str:
@@ -219,8 +216,7 @@ class PerturbationConfig(Section):
             listed = ", ".join(f'"{kind}"' for kind in kinds)
             raise ConfigError(f"{table.path}.kind is required: one of {listed}")
         kind = table.choice("kind", kinds)
-        for other in KINDS.values():
-            reject_unused(table, other.keys, "kind", kind, other.name)
+        reject_unused(table, keys_of(KINDS[kind].keys), KIND_KEYS, "kind", users_of_kind_key)
 
     @classmethod
     def check(cls, table: Table, values: dict[str, Any]) -> dict[str, Any]:
@@ -232,25 +228,15 @@ class PerturbationConfig(Section):
                 f"{path}.stop = {show(stop)} is not valid: it must be > {path}.start ="
                 f" {show(start)} (leave it out, or write inf, for no end)"
             )
-        values["sigma"] = 0.0
-        if values["kind"] == "noise":
-            if not table.given("sigma"):
-                raise ConfigError(
-                    f'{path}.sigma is required for kind = "noise": the extra noise amplitude (> 0)'
-                )
-            values["sigma"] = table.real("sigma", above=0)
+        values["kind_keys"] = KINDS[values["kind"]].keys.read(table.data, path)
         return values
 
     def to_dict(self) -> dict[str, Any]:
-        """The entry as plain TOML data, without unused location keys and parameters."""
+        """The entry as plain TOML data: its location as given, then its kind's keys."""
         data = {name: value for name, value in super().to_dict().items() if value is not None}
         if not self.region:
             del data["region"]
-        for kind in KINDS.values():
-            if kind.name != self.kind:
-                for name in kind.keys:
-                    del data[name]
-        return data
+        return {**data, **self.kind_keys.to_dict()}
 
 
 def _location(table: Table) -> dict[str, Any]:
