@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
@@ -25,20 +26,13 @@ from bmf_fem.checkpoint import (
 )
 from bmf_fem.detect import Detection
 from bmf_fem.divergence import DivergenceError, RunawayWatch
-from bmf_fem.fieldseries import FieldWriter
 from bmf_fem.inputs import build_inputs, input_rate
 from bmf_fem.linalg import SolverError
 from bmf_fem.meshes import build_mesh
 from bmf_fem.metrics import TRACE_COLUMNS, compute_metrics, summarise_history, trace_row
 from bmf_fem.model import BmfModel
 from bmf_fem.noise import NoiseSource, dof_keys
-from bmf_fem.output import (
-    MetricsWriter,
-    prepare_run_directory,
-    write_csv,
-    write_json,
-    write_text,
-)
+from bmf_fem.output import prepare_run_directory, write_json
 from bmf_fem.parallel import print0
 from bmf_fem.perturbations.schedule import PerturbationSchedule, build_perturbations
 from bmf_fem.progress import Progress
@@ -47,6 +41,7 @@ from bmf_fem.resolution import summary_entries
 from bmf_fem.signals import RunInterruptedError, stop_signals
 from bmf_fem.sites import CellSites, ContinuumSites
 from bmf_fem.stepper import Stepper
+from bmf_fem.writers import WRITERS
 
 
 class SimulationError(RuntimeError):
@@ -98,6 +93,7 @@ class Simulation:
         self.trace: list[tuple[float, ...]] = []  # TRACE_COLUMNS after every step
         self.run_seconds_before = 0.0
         self.output_seconds = 0.0  # writing the field series, in this process
+        self.writers: list = []  # the outputs of the current run() (bmf_fem.writers)
         self.resumed_from: list[int] = []
         self._started: float | None = None
         self.setup_seconds = time.perf_counter() - started
@@ -183,54 +179,39 @@ class Simulation:
         out = prepare_run_directory(out, force or fresh_over_partial, self.comm, keep=restoring)
         if restoring:
             self.restore(plan.state)
-            if self.detection is not None:
-                self.detection.recorder.load(out, self.stepper.t)
-        from bmf_fem.config import dump_toml
-
-        write_text(out / "config.toml", dump_toml(config.to_dict()), self.comm)
         every = config.output.every
         checkpoint_every = config.output.checkpoint_every
         started = time.perf_counter() - self.run_seconds_before
         self._started = started
         first = self.stepper.step_index + 1
+        self.writers = [cls(self, out) for cls in WRITERS if cls.wanted(self)]
+        finished = False
         with (
             stop_signals() as stop,
-            FieldWriter(
-                out / "fields.xdmf",
-                self.mesh_data,
-                self.output_functions(),
-                resume_time=self.stepper.t if restoring else None,
-                comm=self.comm,
-                compression=config.output.compression,
-            ) as fields,
-            MetricsWriter(out / "metrics.csv", self.comm, previous=self.history) as metrics,
+            contextlib.ExitStack() as opened,
             Progress(self.comm, self.n_steps, config.time.dt, enabled=progress) as bar,
         ):
-            if fields.warning:
-                print0(self.comm, f"bmf run: warning: {fields.warning}", file=sys.stderr)
+            for writer in self.writers:
+                writer.open(restoring)
+                opened.callback(lambda writer=writer: writer.close(finished))
             if not restoring:
                 self.trace = [self.trace_row()]
-                self._output(fields, metrics, started)
+                self._output(started)
             for step in range(first, self.n_steps + 1):
                 self.step()
                 if step % every == 0 or step == self.n_steps:
-                    self._output(fields, metrics, started)
+                    self._output(started)
                 if on_step is not None:
                     on_step(self)
                 bar.update(step, self.history[-1] if self.history else None)
                 if step < self.n_steps:
                     self._checkpoint_if_due(out, step, checkpoint_every, stop)
-        try:
-            self.watch.before_solves(self.stepper.t)  # the final state
-        except DivergenceError as error:
-            raise SimulationError(f"{error} (the final state)") from None
-        run_seconds = time.perf_counter() - started
-        summary = self.summary(run_seconds)
-        if self.detection is not None:
-            self.detection.write_records(out)
-        if self.sites.mode == "cells":
-            rows = self.detection.site_rows() if self.detection else self.sites.table()
-            write_csv(out / "sites.csv", rows, self.comm)
+            try:
+                self.watch.before_solves(self.stepper.t)  # the final state
+            except DivergenceError as error:
+                raise SimulationError(f"{error} (the final state)") from None
+            summary = self.summary(time.perf_counter() - started)
+            finished = True
         if write_summary:
             write_json(out / "summary.json", summary, self.comm)
         return summary
@@ -246,9 +227,9 @@ class Simulation:
             raise RunInterruptedError(signum, step, self.stepper.t, checkpoint)
 
     def _checkpoint(self, out: Path) -> Path:
-        """A checkpoint, and the detectors' series up to it (detection.h5)."""
-        if self.detection is not None:
-            self.detection.write_records(out)
+        """A checkpoint, with every output brought up to it (detection.h5)."""
+        for writer in self.writers:
+            writer.checkpoint()
         return self.write_checkpoint(out)
 
     def checkpoint_components(self) -> dict[str, object]:
@@ -327,15 +308,14 @@ class Simulation:
             if part is not None and not hasattr(part, "checkpoint_state")
         ]
 
-    def _output(self, fields: FieldWriter, metrics: MetricsWriter, started: float) -> None:
+    def _output(self, started: float) -> None:
+        """An output time: the metric row, then every writer."""
         row = self.metrics()
         row["wall_s"] = time.perf_counter() - started
         self.history.append(row)
         self.sites.sync_output()
-        writing = time.perf_counter()
-        fields.write(self.stepper.t)
-        self.output_seconds += time.perf_counter() - writing
-        metrics.write(row)
+        for writer in self.writers:
+            writer.write()
 
     def summary(self, run_seconds: float) -> dict:
         """Provenance, timings and results of a finished run (summary.json)."""

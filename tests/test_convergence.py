@@ -7,6 +7,8 @@ import pytest
 import ufl
 from model_setup import QUIET, advance, l2_error, make, rates
 
+from bmf_fem.potential import SITE_POTENTIAL
+
 PI2 = 2 * np.pi
 PARAMETERS = {
     "field": {"D": 0.1, "decay": 1.0, "feedback": 0.05},
@@ -52,8 +54,8 @@ def steady_sources():
 
     def sites(x, t):
         phi = steady_u(x) + steady_m(x)
-        return -s["D"] * laplacian(steady_s(x)) - s["rate"] * (
-            steady_s(x) - steady_s(x) ** 3 + s["coupling"] * phi
+        return -s["D"] * laplacian(steady_s(x)) - s["rate"] * SITE_POTENTIAL.force(
+            steady_s(x), s["coupling"] * phi
         )
 
     return {"u": field, "m": memory, "s": sites}
@@ -110,7 +112,7 @@ def uniform_sources():
 
     def sites(x, t):
         u, mem, site = 1 + 0.5 * ufl.sin(t), 0.5 + 0.3 * ufl.sin(2 * t), -1 + 0.1 * ufl.sin(t)
-        return 0.1 * ufl.cos(t) - s["rate"] * (site - site**3 + s["coupling"] * (u + mem))
+        return 0.1 * ufl.cos(t) - s["rate"] * SITE_POTENTIAL.force(site, s["coupling"] * (u + mem))
 
     return {"u": field, "m": memory, "s": sites}
 
