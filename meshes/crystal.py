@@ -4,6 +4,8 @@ Every crystal is centred at the origin and is a union of convex pieces (`Outline
 built with OpenCASCADE. One `occ.fragment` of the crystal with its core, its grains'
 Voronoi cells and its inclusions (holes) gives pieces that are classified back into
 regions, and boundary entities are named by the crystal face (plane) they lie on.
+The outlines are made in `crystal_outline`, inclusions and grains placed in
+`crystal_interior`; this module declares the kind's keys and builds the gmsh model.
 
 Shapes and what `size` measures (see docs/geometry.md):
   hexagon     regular hexagon, circumradius size/2 (corner-to-corner width = size),
@@ -19,17 +21,17 @@ Shapes and what `size` measures (see docs/geometry.md):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import gmsh
 import numpy as np
 
+from .crystal_interior import grain_cells, place_inclusions
+from .crystal_outline import Outline, make_outline
 from .data import MeshError
 from .gmsh_model import Built, GmshSession, add_physical
 from .keys import Key, check_cell_estimate, requirement
-from .shapes import ConvexPiece, occ_piece, regular_polygon, union_depth
-from .voronoi import bounded_cells, spaced_points
+from .shapes import occ_piece
 
 SNOWFLAKE = ("snowflake",)
 
@@ -173,37 +175,6 @@ KEYS: tuple[Key, ...] = (
 )
 
 
-@dataclass
-class Face:
-    """A named plane face of a crystal: {x : normal . x = offset}."""
-
-    name: str
-    normal: np.ndarray
-    offset: float
-
-
-@dataclass
-class Outline:
-    """A crystal as a union of convex pieces, with its named faces and its core."""
-
-    dim: int
-    pieces: list[ConvexPiece]
-    faces: list[Face]
-    core: ConvexPiece | None
-    tips: list[np.ndarray] = field(default_factory=list)  # snowflake tip centres
-    other_boundary: str = ""  # name for boundary not on a named face ("" = none expected)
-
-    def depth(self, points: np.ndarray) -> np.ndarray:
-        return union_depth(self.pieces, points)
-
-    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        everything = np.vstack([piece.vertices for piece in self.pieces])
-        return everything.min(axis=0), everything.max(axis=0)
-
-    def measure_bound(self) -> float:
-        return sum(piece.measure() for piece in self.pieces)
-
-
 def check(p: dict[str, Any]) -> None:
     given = p["_given"]
     requirement(
@@ -246,200 +217,6 @@ def check(p: dict[str, Any]) -> None:
         )
     outline = make_outline(p)
     check_cell_estimate(p, outline.measure_bound(), p["dim"])
-
-
-# --- outlines --------------------------------------------------------------------------
-
-
-def make_outline(p: dict[str, Any]) -> Outline:
-    shape, size = p["shape"], p["size"]
-    fraction = p["core_fraction"] if p["grains"] == 0 else 0.0
-    if shape == "hexagon":
-        return _polygon_outline(regular_polygon(size / 2, 6), fraction)
-    if shape == "square":
-        return _polygon_outline(regular_polygon(size / np.sqrt(2), 4, np.pi / 4), fraction)
-    if shape == "snowflake":
-        return _snowflake(p, fraction)
-    if shape == "cube":
-        corners = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)])
-        return _polyhedron_outline(corners * size / 2, _axis_faces(size / 2), fraction)
-    if shape == "prism":
-        return _prism(p, fraction)
-    if shape == "octahedron":
-        s = size / 2
-        corners = np.array([[s, 0, 0], [-s, 0, 0], [0, s, 0], [0, -s, 0], [0, 0, s], [0, 0, -s]])
-        faces = []
-        for index in range(8):
-            signs = np.array([1.0 if index >> bit & 1 else -1.0 for bit in range(3)])
-            faces.append(Face(f"facet_{index}", signs / np.sqrt(3), s / np.sqrt(3)))
-        return _polyhedron_outline(corners, faces, fraction)
-    raise MeshError(f"mesh.shape = {shape!r} is not a crystal shape")
-
-
-def _polygon_outline(vertices: np.ndarray, core_fraction: float) -> Outline:
-    """A convex polygon with faces facet_0.. counterclockwise from the first vertex."""
-    faces = []
-    count = len(vertices)
-    for index in range(count):
-        a, b = vertices[index], vertices[(index + 1) % count]
-        normal = np.array([b[1] - a[1], a[0] - b[0]])
-        normal /= np.linalg.norm(normal)
-        faces.append(Face(f"facet_{index}", normal, float(normal @ a)))
-    core = ConvexPiece(vertices * core_fraction) if core_fraction > 0 else None
-    return Outline(2, [ConvexPiece(vertices)], faces, core)
-
-
-def _axis_faces(half: float) -> list[Face]:
-    faces = []
-    for axis in range(3):
-        for sign in (-1.0, 1.0):
-            normal = np.zeros(3)
-            normal[axis] = sign
-            faces.append(Face(f"facet_{len(faces)}", normal, half))
-    return faces
-
-
-def _polyhedron_outline(corners: np.ndarray, faces: list[Face], core_fraction: float) -> Outline:
-    core = ConvexPiece(corners * core_fraction) if core_fraction > 0 else None
-    return Outline(3, [ConvexPiece(corners)], faces, core)
-
-
-def _prism(p: dict[str, Any], core_fraction: float) -> Outline:
-    radius, half, cap = p["size"] / 2, p["height"] / 2, p["cap_height"]
-    ring = regular_polygon(radius, 6)
-    top = np.column_stack([ring, np.full(6, half)])
-    bottom = np.column_stack([ring, np.full(6, -half)])
-    corners = [top, bottom]
-    faces = []
-    for index in range(6):
-        angle = np.pi / 6 + index * np.pi / 3
-        normal = np.array([np.cos(angle), np.sin(angle), 0.0])
-        faces.append(Face(f"facet_{index}", normal, float(normal @ top[index])))
-    if cap > 0:
-        for sign, rim in ((1.0, top), (-1.0, bottom)):
-            apex = np.array([0.0, 0.0, sign * (half + cap)])
-            corners.append(apex[None, :])
-            for index in range(6):
-                a, b = rim[index], rim[(index + 1) % 6]
-                normal = np.cross(a - apex, b - apex) * sign
-                normal /= np.linalg.norm(normal)
-                faces.append(Face(f"facet_{len(faces)}", normal, float(normal @ apex)))
-    else:
-        faces.append(Face("facet_6", np.array([0.0, 0.0, 1.0]), half))
-        faces.append(Face("facet_7", np.array([0.0, 0.0, -1.0]), half))
-    return _polyhedron_outline(np.vstack(corners), faces, core_fraction)
-
-
-def _snowflake(p: dict[str, Any], core_fraction: float) -> Outline:
-    """Hub hexagon + six tapered arms + recursive side branches at +-60 degrees."""
-    length = p["size"] / 2
-    tip_half = p["tip_width"] / 2
-    pieces = [ConvexPiece(regular_polygon(p["hub_radius"], 6))]
-    tips: list[np.ndarray] = []
-    faces = []
-
-    def limb(
-        base: np.ndarray, direction: np.ndarray, extent: float, base_half: float, level: int
-    ) -> None:
-        normal = np.array([-direction[1], direction[0]])
-        tip = base + extent * direction
-        pieces.append(
-            ConvexPiece(
-                np.array(
-                    [
-                        base - base_half * normal,
-                        tip - tip_half * normal,
-                        tip + tip_half * normal,
-                        base + base_half * normal,
-                    ]
-                )
-            )
-        )
-        tips.append(tip)
-        if level >= p["levels"]:
-            return
-        count = p["branches"]
-        for index in range(count):
-            position = extent * (index + 1) / (count + 1)
-            branch = min(p["branch_length"] * (extent - position), 0.5 * position)
-            local_half = base_half + (tip_half - base_half) * position / extent
-            branch_half = 0.6 * local_half
-            if branch < 3 * tip_half or branch_half < tip_half:
-                continue  # too small to be a branch
-            for turn in (np.pi / 3, -np.pi / 3):
-                c, s = np.cos(turn), np.sin(turn)
-                rotated = np.array(
-                    [c * direction[0] - s * direction[1], s * direction[0] + c * direction[1]]
-                )
-                limb(base + position * direction, rotated, branch, branch_half, level + 1)
-
-    for arm in range(6):
-        angle = arm * np.pi / 3
-        direction = np.array([np.cos(angle), np.sin(angle)])
-        faces.append(Face(f"tip_{arm}", direction, length))
-        limb(np.zeros(2), direction, length, p["arm_width"] / 2, 0)
-    core = None
-    if core_fraction > 0:
-        core = ConvexPiece(regular_polygon(core_fraction * length, 6))
-    return Outline(2, pieces, faces, core, tips=tips, other_boundary="boundary")
-
-
-# --- inclusions and grains -------------------------------------------------------------
-
-
-def place_inclusions(p: dict[str, Any], outline: Outline) -> np.ndarray:
-    """Centres of the inclusions: given, or random (seeded) with clearances."""
-    count, radius = p["inclusions"], p["inclusion_radius"]
-    dim = outline.dim
-    margin = max(2 * p["h_min"], 0.25 * radius)
-    if p["inclusion_centres"] is not None:
-        centres = np.array(p["inclusion_centres"], dtype=float).reshape(-1, dim)
-        depths = outline.depth(centres)
-        for index, (centre, depth) in enumerate(zip(centres, depths, strict=True)):
-            requirement(
-                depth >= radius + margin / 2,
-                f"mesh.inclusion_centres[{index}] = {centre.tolist()} is not inside "
-                f"the crystal with room for mesh.inclusion_radius = {radius:g}",
-            )
-        for i in range(count):
-            for j in range(i):
-                requirement(
-                    np.linalg.norm(centres[i] - centres[j]) >= 2 * radius + margin / 2,
-                    f"mesh.inclusion_centres[{j}] and [{i}] overlap (radius {radius:g})",
-                )
-        return centres
-    rng = np.random.default_rng([p["seed"], 1])
-    lower, upper = outline.bounds()
-    centres: list[np.ndarray] = []
-    for _ in range(count):
-        for _attempt in range(20000):
-            candidate = lower + (upper - lower) * rng.random(dim)
-            if outline.depth(candidate[None, :])[0] < radius + margin:
-                continue
-            if outline.core is not None and abs(outline.core.depth(candidate)[0]) < radius + margin:
-                continue
-            if any(np.linalg.norm(candidate - c) < 2 * radius + margin for c in centres):
-                continue
-            centres.append(candidate)
-            break
-        else:
-            raise MeshError(
-                f"mesh.inclusions = {count} do not fit in the crystal with mesh.inclusion_radius"
-                f" = {radius:g} (placed {len(centres)}); use fewer or smaller inclusions"
-                " (random inclusions also keep clear of the core boundary; mesh.core_fraction"
-                " = 0 removes the core)"
-            )
-    return np.array(centres).reshape(-1, dim)
-
-
-def grain_cells(p: dict[str, Any], outline: Outline) -> list[ConvexPiece]:
-    """Voronoi cells (clipped to a box around the crystal) of seeded grain centres."""
-    rng = np.random.default_rng([p["seed"], 2])
-    lower, upper = outline.bounds()
-    spacing = 0.5 * (outline.measure_bound() / p["grains"]) ** (1 / outline.dim)
-    seeds = spaced_points(rng, p["grains"], lower, upper, lambda x: outline.depth(x) > 0, spacing)
-    pad = 0.05 * (upper - lower)
-    return bounded_cells(seeds, lower - pad, upper + pad)
 
 
 # --- the gmsh model --------------------------------------------------------------------
