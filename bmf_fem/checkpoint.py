@@ -47,18 +47,19 @@ they implement the two methods below). A component is any object with
 A component must not depend on anything the run rebuilds from the configuration (it is
 rebuilt before the restore). Noise needs no state: it is a pure function of
 (seed, stream, step, dof), so the step index is enough.
+
+Finding the complete checkpoints is in `bmf_fem.checkpoint_files`, deciding how to
+resume in `bmf_fem.resume`, and a run's identity (configuration hash, mesh fingerprint)
+in `bmf_fem.run_identity`; their public names are re-exported here.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import operator
 import os
-import re
 import shutil
-import sys
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,13 +69,40 @@ import numpy as np
 from dolfinx import fem
 from mpi4py import MPI
 
+from bmf_fem.checkpoint_files import CHECKPOINT_DIR, complete_checkpoints, latest_checkpoint
 from bmf_fem.errors import ConfigError
+from bmf_fem.resume import ResumePlan, plan_resume
+from bmf_fem.run_identity import (
+    config_data,
+    config_differences,
+    config_hash,
+    mesh_fingerprint,
+    require_same_config,
+    same_mesh,
+)
 from bmf_fem.signals import deferred
 
-CHECKPOINT_DIR = "checkpoint"
+__all__ = [
+    "CHECKPOINT_DIR",
+    "FORMAT_VERSION",
+    "KEEP_CHECKPOINTS",
+    "CheckpointState",
+    "Checkpointable",
+    "ResumePlan",
+    "complete_checkpoints",
+    "config_data",
+    "config_differences",
+    "config_hash",
+    "latest_checkpoint",
+    "mesh_fingerprint",
+    "plan_resume",
+    "require_same_config",
+    "restore_checkpoint",
+    "write_checkpoint",
+]
+
 FORMAT_VERSION = 1
 KEEP_CHECKPOINTS = 2  # the newest two: resume falls back to the older when the newer is damaged
-_STEP_DIR = re.compile(r"^step-(\d+)$")
 
 
 @dataclass
@@ -89,216 +117,6 @@ class Checkpointable(Protocol):
     def checkpoint_state(self) -> CheckpointState: ...
 
     def restore_checkpoint(self, state: CheckpointState) -> None: ...
-
-
-# ---------------------------------------------------------------------------------------
-# Configuration identity
-
-
-def config_data(config) -> dict:
-    """The resolved configuration as plain JSON data, as summary.json holds it."""
-    return _plain_json(config.to_dict())
-
-
-def _plain_json(value: Any) -> Any:
-    """Tuples as lists and non-finite floats as strings ("inf"), like summary.json."""
-    if isinstance(value, dict):
-        return {str(key): _plain_json(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain_json(item) for item in value]
-    if isinstance(value, float) and not np.isfinite(value):
-        return str(value)
-    return value
-
-
-def config_hash(config) -> str:
-    """sha256 of the resolved configuration (canonical JSON), in summaries and sweeps."""
-    text = json.dumps(config.to_dict(), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def config_differences(stored: Any, current: Any, prefix: str = "") -> list[str]:
-    """Dotted keys where two resolved configurations differ, with both values."""
-    if isinstance(stored, dict) and isinstance(current, dict):
-        found = []
-        for key in list(stored) + [k for k in current if k not in stored]:
-            where = f"{prefix}.{key}" if prefix else str(key)
-            if key not in current:
-                found.append(f"{where} (was {stored[key]!r}, now unset)")
-            elif key not in stored:
-                found.append(f"{where} (was unset, now {current[key]!r})")
-            else:
-                found.extend(config_differences(stored[key], current[key], where))
-        return found
-    if isinstance(stored, list) and isinstance(current, list) and len(stored) == len(current):
-        found = []
-        for index, (a, b) in enumerate(zip(stored, current, strict=True)):
-            found.extend(config_differences(a, b, f"{prefix}.{index}"))
-        return found
-    if stored != current:
-        return [f"{prefix} (was {stored!r}, now {current!r})"]
-    return []
-
-
-def require_same_config(
-    stored: dict, config, what: str, where: Path, ignore: tuple[str, ...] = ()
-) -> None:
-    """Refuse (ConfigError, exit 2) to continue a run under another configuration.
-
-    ``ignore``: dotted keys not compared (set later in the run, e.g. a calibrated one).
-    """
-    differences = config_differences(_plain_json(stored), config_data(config))
-    differences = [d for d in differences if d.split(" ", 1)[0] not in ignore]
-    if differences:
-        shown = "; ".join(differences[:3])
-        more = f" and {len(differences) - 3} more" if len(differences) > 3 else ""
-        raise ConfigError(
-            f"cannot resume {where}: the configuration differs from the one {what} was "
-            f"written with, at {shown}{more}; run with the same configuration, or pass "
-            "--force to start this directory over (or choose another --out)"
-        )
-
-
-def mesh_fingerprint(mesh) -> dict[str, Any]:
-    """Global cell and node counts and a partition-independent coordinate checksum."""
-    comm = mesh.comm
-    tdim = mesh.topology.dim
-    n_nodes = mesh.geometry.index_map().size_local
-    x = mesh.geometry.x[:n_nodes]
-    original = np.asarray(mesh.geometry.input_global_indices[:n_nodes], dtype=np.float64)
-    weights = 1.0 + np.mod(original, 97.0) / 97.0
-    checksum = comm.allreduce(float(np.sum(weights[:, None] * x)), op=MPI.SUM)
-    return {
-        "cells": mesh.topology.index_map(tdim).size_global,
-        "nodes": mesh.geometry.index_map().size_global,
-        "checksum": checksum,
-    }
-
-
-def _same_mesh(stored: dict, current: dict) -> bool:
-    if stored["cells"] != current["cells"] or stored["nodes"] != current["nodes"]:
-        return False
-    scale = max(abs(stored["checksum"]), 1.0)
-    return abs(stored["checksum"] - current["checksum"]) <= 1e-9 * scale
-
-
-# ---------------------------------------------------------------------------------------
-# Finding and planning
-
-
-def latest_checkpoint(run_dir: Path) -> Path | None:
-    """The complete checkpoint with the largest step in ``run_dir`` (rank-local look)."""
-    directory = Path(run_dir) / CHECKPOINT_DIR
-    if not directory.is_dir():
-        return None
-    found = []
-    for entry in directory.iterdir():
-        match = _STEP_DIR.match(entry.name)
-        if match and (entry / "state.json").is_file():
-            found.append((int(match.group(1)), entry))
-    return max(found)[1] if found else None
-
-
-def complete_checkpoints(run_dir: Path) -> list[Path]:
-    """The complete checkpoints in ``run_dir``, newest first (rank-local look)."""
-    directory = Path(run_dir) / CHECKPOINT_DIR
-    if not directory.is_dir():
-        return []
-    found = []
-    for entry in directory.iterdir():
-        match = _STEP_DIR.match(entry.name)
-        if match and (entry / "state.json").is_file():
-            found.append((int(match.group(1)), entry))
-    return [entry for _, entry in sorted(found, reverse=True)]
-
-
-def _readable_state(checkpoint: Path) -> dict:
-    """``state.json`` of a checkpoint whose data files are all there; OSError/ValueError."""
-    path = checkpoint / "state.json"
-    try:
-        state = json.loads(path.read_text())
-    except ValueError as error:
-        raise ValueError(f"{path} cannot be read ({error})") from None
-    if not isinstance(state, dict) or "config" not in state:
-        raise ValueError(f"{checkpoint / 'state.json'} is incomplete")
-    data = checkpoint / "functions.bp" / "data.0"
-    if not data.is_file() or data.stat().st_size == 0:
-        raise FileNotFoundError(f"{data} is missing or empty")
-    return state
-
-
-@dataclass
-class ResumePlan:
-    """What ``--resume`` does in a run directory.
-
-    ``kind`` is "fresh" (nothing to continue: start at t = 0, replacing partial
-    outputs), "checkpoint" (continue from ``state``) or "finished" (summary.json is
-    there; nothing to do).
-    """
-
-    kind: str
-    state: dict | None = None
-    summary: dict | None = None
-
-
-def plan_resume(run_dir: Path, config, comm: MPI.Comm, ignore: tuple[str, ...] = ()) -> ResumePlan:
-    """Decide how to resume ``run_dir`` under ``config`` (collective; rank 0 reads).
-
-    Raises ConfigError when the directory's run was made with another configuration
-    (apart from the dotted keys in ``ignore``).
-    """
-    plan: ResumePlan | ConfigError | None = None
-    if comm.rank == 0:
-        try:
-            plan = _plan_resume(Path(run_dir), config, ignore)
-        except ConfigError as error:
-            plan = error
-    plan = comm.bcast(plan, root=0)
-    if isinstance(plan, ConfigError):
-        raise plan
-    return plan
-
-
-def _plan_resume(run_dir: Path, config, ignore: tuple[str, ...]) -> ResumePlan:
-    summary_path = run_dir / "summary.json"
-    if summary_path.is_file():
-        summary = json.loads(summary_path.read_text())
-        stored = summary.get("config", {})
-        require_same_config(stored, config, "the finished run", run_dir, ignore)
-        return ResumePlan("finished", summary=summary)
-    checkpoints = complete_checkpoints(run_dir)
-    problems = []
-    for checkpoint in checkpoints:
-        try:
-            state = _readable_state(checkpoint)
-        except (OSError, ValueError) as error:
-            problems.append(str(error))
-            continue
-        for problem in problems:
-            print(
-                f"bmf: warning: {problem}; resuming from the older checkpoint {checkpoint.name}",
-                file=sys.stderr,
-                flush=True,
-            )
-        require_same_config(state["config"], config, "its checkpoint", run_dir, ignore)
-        state["path"] = str(checkpoint)
-        return ResumePlan("checkpoint", state=state)
-    if problems:
-        raise ConfigError(
-            f"cannot resume {run_dir}: no checkpoint can be read ({'; '.join(problems)}); "
-            "run with --force to start again"
-        )
-    written = run_dir / "config.toml"
-    if written.is_file():
-        import tomllib
-
-        try:
-            stored = tomllib.loads(written.read_text())
-        except (tomllib.TOMLDecodeError, ValueError):
-            stored = None
-        if stored is not None:
-            require_same_config(stored, config, "its config.toml", run_dir, ignore)
-    return ResumePlan("fresh")
 
 
 # ---------------------------------------------------------------------------------------
@@ -388,7 +206,7 @@ def restore_checkpoint(state: dict, components: dict[str, Checkpointable], mesh)
     _, adios4dolfinx = _adios()
     path = Path(state["path"])
     current = mesh_fingerprint(mesh)
-    if not _same_mesh(state["mesh"], current):
+    if not same_mesh(state["mesh"], current):
         raise ConfigError(
             f"cannot resume from {path}: the mesh built from the configuration "
             f"({current['cells']} cells, {current['nodes']} nodes) is not the mesh of the "

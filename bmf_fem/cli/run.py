@@ -41,7 +41,7 @@ def command_run(args: argparse.Namespace, comm: MPI.Comm) -> int:
     check_run_directory(out)
     with run_lock(out, comm):  # before anything in the directory is written
         if args.resume:
-            from bmf_fem.checkpoint import plan_resume
+            from bmf_fem.resume import plan_resume
 
             # A calibrated threshold is known only after the null runs; the run compares it.
             calibrated = calibrated_keys(config)
