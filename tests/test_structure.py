@@ -96,3 +96,14 @@ def test_no_module_imports_itself_back():
     graph = {name: imports(name, path, known) for name, path in known.items()}
     assert "bmf_fem.meshes.crystal" in graph["bmf_fem.meshes.parameters"]
     assert cycles(graph) == []
+
+
+def test_every_package_is_installed():
+    """pyproject.toml lists every package, so an install that is not editable has them."""
+    import tomllib
+
+    listed = set(
+        tomllib.loads((CHECKOUT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    found = {name for name, path in modules().items() if path.name == "__init__.py"}
+    assert found == listed
