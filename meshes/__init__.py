@@ -21,10 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from .data import MeshData, MeshError, MeshQuality, groups_from_names
+from .parameters import KINDS as _REGISTRY
 from .parameters import SHAPES, describe_keys, keys_of, kind_module, parse_options, resolve
 from .quality import compute_quality, region_measures
 
-KINDS: tuple[str, ...] = ("crystal", "web", "tissue", "box", "file")
+KINDS: tuple[str, ...] = tuple(_REGISTRY)
+"""The mesh kinds by name, from the registry in bmf_fem.meshes.parameters."""
 
 __all__ = [
     "KINDS",
