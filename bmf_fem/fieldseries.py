@@ -3,10 +3,10 @@
 ``fields.h5`` holds the mesh and its tags, written once. Each output time gets its own
 small HDF5 file, ``fields.d/NNNNNN.h5`` (one dataset per function, the time as an
 attribute), written under a temporary name and renamed when complete. ``fields.xdmf`` is
-the index ParaView's XDMF3 readers open: one temporal Grid per output time, added by a
-single write that replaces the index's closing tags. So an output time costs the same
-whether it is the 10th or the 10,000th, and a kill at any moment leaves an index that
-is well formed and points only at complete files.
+the index ParaView's XDMF3 readers open: one temporal Grid per output time, appended
+(`bmf_fem.xdmf_index`) so that the index is well formed at every moment. So an output
+time costs the same whether it is the 10th or the 10,000th, and a kill at any moment
+leaves an index that parses and points only at complete files.
 
 Nodes and cells are stored in the order of the mesh's input numbering (gmsh's), not in
 the order of a partition: every rank's owned values are gathered to rank 0, which
@@ -24,11 +24,12 @@ import numpy as np
 from dolfinx import fem
 from dolfinx import mesh as dmesh
 
+from bmf_fem.xdmf_index import AppendableIndex, document
+
 SERIES_DIR = "fields.d"
 MESH_FILE = "fields.h5"
 INDEX_FILE = "fields.xdmf"
 SERIES_FILES = (INDEX_FILE, MESH_FILE, SERIES_DIR)
-TAIL = "</Grid>\n</Domain>\n</Xdmf>\n"
 
 # XDMF topology names, and the permutation from dolfinx's vertex order to XDMF's
 CELL_TYPES = {
@@ -217,8 +218,7 @@ class FieldWriter:
         self.comm = comm if comm is not None else mesh_data.mesh.comm
         self.compression = int(compression)
         self.warning: str | None = None
-        self._fd: int | None = None
-        self._tail_at = 0
+        self._index: AppendableIndex | None = None
         self.count = 0
         mesh = mesh_data.mesh
         self.layout = MeshLayout(mesh_data)
@@ -265,9 +265,9 @@ class FieldWriter:
         self.count += 1
 
     def __exit__(self, *exc) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        if self._index is not None:
+            self._index.close()
+            self._index = None
 
     def files(self) -> tuple[str, ...]:
         """The names this writer owns in the run directory."""
@@ -300,12 +300,8 @@ class FieldWriter:
         for entry in os.scandir(series):
             if entry.name not in keep:
                 os.unlink(entry.path)
-        text = self._header() + "".join(self._grid(t, index) for t, index in kept) + TAIL
-        tmp = self.index_path.with_name(f".{self.index_path.name}.tmp")
-        tmp.write_text(text)
-        os.replace(tmp, self.index_path)
-        self._fd = os.open(self.index_path, os.O_WRONLY)
-        self._tail_at = len(text.encode()) - len(TAIL)
+        head = self._header() + "".join(self._grid(t, index) for t, index in kept)
+        self._index = AppendableIndex(self.index_path, head)
         next_count = kept[-1][1] + 1 if kept else 0
         return warning, next_count
 
@@ -323,9 +319,7 @@ class FieldWriter:
             for key, values in arrays.items():
                 h5.create_dataset(key, data=values, **options)
         os.replace(tmp, final)
-        grid = self._grid(t, self.count).encode()
-        os.pwrite(self._fd, grid + TAIL.encode(), self._tail_at)
-        self._tail_at += len(grid)
+        self._index.append(self._grid(t, self.count))
 
     def _write_mesh(self) -> None:
         import h5py
@@ -357,11 +351,11 @@ class FieldWriter:
         """Output times up to ``t_last`` whose files are complete, in order (rank 0)."""
         series = self.run / SERIES_DIR
         try:
-            text = self.index_path.read_text()
+            text = document(self.index_path.read_text())
             entries = [(float(t), int(i)) for t, i in _ENTRY.findall(text)]
         except (OSError, ValueError, UnicodeDecodeError):
             text, entries = "", []
-        if not text.endswith(TAIL):  # an index cut short (not by a kill): ask the files
+        if not text:  # an index cut short (not by a kill): ask the files
             entries = _scan(series)
         present = {e.name for e in os.scandir(series)}
         tolerance = 1e-9 * max(1.0, abs(t_last))
