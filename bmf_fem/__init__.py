@@ -9,7 +9,8 @@ rank of the job, or one group of a split for a sweep; docs/python.md has whole s
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from bmf_fem.version import __version__
+
 __all__ = ["Simulation", "__version__", "config_from_dict", "load_config"]
 
 

@@ -7,7 +7,7 @@ import platform
 import subprocess
 from pathlib import Path
 
-import bmf_fem
+from bmf_fem.version import __version__
 
 THREAD_VARIABLES = (
     "OMP_NUM_THREADS",
@@ -67,7 +67,7 @@ def blas_family(path: str) -> str:
 
 def git_commit(directory: Path | None = None) -> str:
     """The git commit of the checkout holding bmf-fem, with '+dirty' for local changes."""
-    directory = directory or Path(bmf_fem.__file__).resolve().parent.parent
+    directory = directory or Path(__file__).resolve().parent.parent
     try:
         commit = subprocess.run(
             ["git", "-C", str(directory), "rev-parse", "HEAD"],
@@ -101,7 +101,7 @@ def versions() -> dict[str, str]:
 
     petsc_version = ".".join(str(v) for v in PETSc.Sys.getVersion())
     return {
-        "bmf-fem": bmf_fem.__version__,
+        "bmf-fem": __version__,
         "python": platform.python_version(),
         "dolfinx": dolfinx.__version__,
         "basix": basix.__version__,

@@ -1,0 +1,3 @@
+"""The version of bmf-fem."""
+
+__version__ = "0.1.0"
