@@ -11,7 +11,7 @@ reports: setup (assembly + preconditioner), the median time of a step after the 
 two (RHS SpMV + guess + solve), mean iterations, the cost of one preconditioner
 application in SpMVs, and the relative max-norm difference of the final u from a solve
 to rtol 1e-13. This is the data behind `solver.pc_type = "auto"` and the option sets in
-bmf_fem/linalg.py.
+bmf_fem/linalg/preconditioning.py.
 
     containers/run python3 benchmarks/preconditioners.py [--dim 2] [--n 256]
         [--numbers 6 30 100 300 6000] [--steps 10] [--values 4] [--groups amg mass crossover]

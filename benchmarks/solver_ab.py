@@ -4,7 +4,7 @@ On a shared machine timings move by 30-50 % from one minute to the next, so two 
 one after the other compare the machine's moments as much as the code. This script builds
 the peers.py problem (shared/PERF_NOTES.md: diffusion-decay with a Gaussian source on the
 unit square, backward Euler, rtol 1e-8) as --pairs pairs of bmf-fem simulations, one of
-each pair with this checkout's solver module (bmf_fem/linalg.py) and one with REV's (read
+each pair with this checkout's solver modules (bmf_fem/linalg/) and one with REV's (read
 with `git show`, with the modules of REV it needs that this checkout lacks), and advances
 them in turn, one step each, so both versions see the same moments and share the caches
 alike. After --warmup steps it
@@ -47,32 +47,50 @@ from bmf_fem import Simulation, config_from_dict  # noqa: E402
 
 
 def module_at(revision: str, name: str, workdir: Path):
-    """bmf_fem/``name``.py as it is at ``revision``, imported under its own name; the
-    bmf_fem modules it imports that this checkout no longer has are taken from there too."""
+    """bmf_fem/``name``.py (``name`` dotted, e.g. ``linalg.krylov``) as it is at
+    ``revision``, imported under a name of its own; the solver modules it imports
+    (bmf_fem.linalg...) and those this checkout no longer has are taken from there too."""
+    alias = f"{name.replace('.', '_')}_at_revision"
+    if alias in sys.modules:
+        return sys.modules[alias]
     source = subprocess.run(
-        ["git", "show", f"{revision}:bmf_fem/{name}.py"],
+        ["git", "show", f"{revision}:bmf_fem/{name.replace('.', '/')}.py"],
         cwd=HERE.parent,
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    for imported in re.findall(r"^from bmf_fem\.(\w+) import", source, flags=re.MULTILINE):
-        if importlib.util.find_spec(f"bmf_fem.{imported}") is None:
-            sys.modules[f"bmf_fem.{imported}"] = module_at(revision, imported, workdir)
-    path = workdir / f"{name}_at_revision.py"
+    for imported in sorted(set(re.findall(r"^from bmf_fem\.([\w.]+) import", source, re.M))):
+        own = imported.startswith("linalg.")
+        if own or importlib.util.find_spec(f"bmf_fem.{imported}") is None:
+            other = module_at(revision, imported, workdir).__name__
+            line = rf"^from bmf_fem\.{re.escape(imported)} import"
+            source = re.sub(line, f"from {other} import", source, flags=re.M)
+    path = workdir / f"{alias}.py"
     path.write_text(source)
-    spec = importlib.util.spec_from_file_location(f"{name}_at_revision", path)
+    spec = importlib.util.spec_from_file_location(alias, path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[alias] = module
     spec.loader.exec_module(module)
     return module
 
 
+def solver_module(revision: str) -> str:
+    """Where ImplicitSolver lives at ``revision``: bmf_fem/linalg.py, later linalg/krylov.py."""
+    found = subprocess.run(
+        ["git", "cat-file", "-e", f"{revision}:bmf_fem/linalg/krylov.py"],
+        cwd=HERE.parent,
+        capture_output=True,
+    )
+    return "linalg.krylov" if found.returncode == 0 else "linalg"
+
+
 def solver_class(revision: str, workdir: Path):
-    """ImplicitSolver of bmf_fem/linalg.py at ``revision``, called as this checkout's
+    """ImplicitSolver of bmf_fem/linalg at ``revision``, called as this checkout's
     stepper calls it. Solvers from before the guess kept its own values took them as
     ``history`` (the stepper's arrays, newest first) and no diffusion number: this keeps
     those arrays for them, copying each start value as the stepper then did."""
-    solver = module_at(revision, "linalg", workdir).ImplicitSolver
+    solver = module_at(revision, solver_module(revision), workdir).ImplicitSolver
     parameters = inspect.signature(solver.__init__).parameters
     if "history" not in inspect.signature(solver.solve).parameters:
         return solver

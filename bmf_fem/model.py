@@ -90,15 +90,17 @@ class BmfModel:
 
         self.field = self._equation(
             "u",
+            "u",
             config.field.D,
             config.field.decay,
             forms.field_terms(config.field.feedback, _nodal(config.field.reaction)),
             config.field.noise,
             FIELD_NOISE_STREAM,
+            takes_inputs=True,
         )
         source = _nodal(config.memory.source)
         self.memory = [
-            self._equation(f"m_{k}", config.memory.D, 1.0 / tau, forms.memory_terms(source))
+            self._equation(f"m_{k}", "m", config.memory.D, 1.0 / tau, forms.memory_terms(source))
             for k, tau in enumerate(config.memory.tau)
         ]
         sites = config.sites
@@ -111,6 +113,7 @@ class BmfModel:
         if not self.cells_mode:
             damping = sites.rate * self.site_stabilisation
             self.sites = self._equation(
+                "s",
                 "s",
                 sites.D,
                 damping,
@@ -137,13 +140,24 @@ class BmfModel:
         return fem.Function(self.V, name=name)
 
     def _equation(
-        self, name, diffusivity, rate, explicit, noise=0.0, stream=None, stabilisation_rate=0.0
+        self,
+        name,
+        group,
+        diffusivity,
+        rate,
+        explicit,
+        noise=0.0,
+        stream=None,
+        stabilisation_rate=0.0,
+        takes_inputs=False,
     ) -> forms.Equation:
         mesh = self.V.mesh
         D = fem.Constant(mesh, PETSc.ScalarType(diffusivity))
         c = fem.Constant(mesh, PETSc.ScalarType(rate))
         operator = forms.implicit_operator(self.V, self.beta, self.dt, c, D, self.diffusivity_scale)
-        return forms.Equation(name, operator, D, c, explicit, noise, stream, stabilisation_rate)
+        return forms.Equation(
+            name, group, operator, D, c, explicit, noise, stream, stabilisation_rate, takes_inputs
+        )
 
     def initial_values(self) -> dict[str, np.ndarray]:
         """Nodal initial values of u, every memory mode and s."""

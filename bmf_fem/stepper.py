@@ -25,7 +25,7 @@ from bmf_fem.checkpoint import CheckpointState
 from bmf_fem.forms import bmf as forms
 from bmf_fem.linalg import (
     ImplicitSolver,
-    choose_preconditioner,
+    choose_solver,
     diffusion_number,
     lumped_mass,
     min_cell_size,
@@ -55,14 +55,22 @@ class ImexUnknown:
         if equation.diffuses:
             config = stepper.solver_config
             number = stepper.diffusion_number(equation)
-            pc_type = choose_preconditioner(
-                config.pc_type, number, function.function_space.mesh.topology.dim
+            space = function.function_space
+            choice = choose_solver(
+                config.ksp_type,
+                config.pc_type,
+                equation.symmetric,
+                number,
+                space.mesh.topology.dim,
+                space.dofmap.index_map.size_global,
+                space.mesh.comm.size,
+                config.direct_max_dofs,
             )
             self.solver = ImplicitSolver(
                 fem.form(equation.operator, jit_options=JIT_OPTIONS),
                 f"bmf_{equation.name}_",
-                config.ksp_type,
-                pc_type,
+                choice.ksp_type,
+                choice.pc_type,
                 config.rtol,
                 config.atol,
                 config.max_it,
@@ -258,14 +266,13 @@ class Stepper:
         loads = self._loads(t1)
         for unknown, terms in zip(self.unknowns, explicit, strict=True):
             equation = unknown.equation
-            field = equation is model.field  # inputs and perturbation noise act on u
-            name = equation.name
+            inputs = equation.takes_inputs
             unknown.advance(
                 terms,
                 order,
-                forcing if field else None,
-                self._noise(equation, extra_noise if field else None),
-                loads.get(name if not name.startswith("m_") else "m"),
+                forcing if inputs else None,
+                self._noise(equation, extra_noise if inputs else None),
+                loads.get(equation.group),
             )
         model.update_derived()
         self.step_index += 1
@@ -314,8 +321,7 @@ class Stepper:
         """KSP iterations of the last step per unknown group (u, m, s)."""
         its = {"u": 0, "m": 0, "s": 0}
         for unknown in self.unknowns:
-            key = "m" if unknown.equation.name.startswith("m_") else unknown.equation.name
-            its[key] += unknown.iterations
+            its[unknown.equation.group] += unknown.iterations
         return its
 
     def destroy(self) -> None:

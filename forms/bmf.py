@@ -40,6 +40,13 @@ NodalTerms = Callable[[Mapping[str, np.ndarray | float]], np.ndarray | float]
 class Equation:
     """One scalar equation: its implicit operator and its explicit nodal terms.
 
+    ``group`` ("u", "m" or "s") names what the equation is a part of: scripted loads,
+    iteration counts and the resolved solver options are kept per group. An equation
+    that ``takes_inputs`` receives the inputs' deposit and the perturbations' extra
+    noise. ``symmetric`` says whether the implicit operator is; the solver follows
+    from it (CG and Cholesky for symmetric operators, GMRES and LU otherwise), so a
+    term that breaks the symmetry (advection) says so here and nowhere else.
+
     ``noise`` is the amplitude sigma of its space-time white noise, drawn from stream
     ``noise_stream`` (None: an equation without noise). ``stabilisation_rate`` is the
     part of ``rate`` that is a numerical device rather than the model's (the site
@@ -47,6 +54,7 @@ class Equation:
     """
 
     name: str
+    group: str
     operator: ufl.Form
     diffusivity: fem.Constant
     rate: fem.Constant
@@ -54,6 +62,8 @@ class Equation:
     noise: float = 0.0
     noise_stream: int | None = None
     stabilisation_rate: float = 0.0
+    takes_inputs: bool = False
+    symmetric: bool = True
 
     @property
     def diffuses(self) -> bool:

@@ -1,4 +1,4 @@
-"""Which preconditioner each operator gets, and the projected initial guess."""
+"""Which solver and preconditioner each operator gets, and the projected initial guess."""
 
 from __future__ import annotations
 
@@ -15,14 +15,16 @@ THRESHOLD = linalg.AUTO_AMG_THRESHOLDS[2]  # the test meshes are 2D
 
 
 def config(D: float, solver: dict | None = None, decay: float = 1.0) -> dict:
-    """u diffuses with ``D``; memory and sites are pointwise; a pulsed Gaussian input."""
+    """u diffuses with ``D``; memory and sites are pointwise; a pulsed Gaussian input.
+    The Krylov path unless ``solver`` says otherwise (the mesh is small enough to be
+    factorised)."""
     return {
         "mesh": {"kind": "box", "dim": 2, "size": 1.0, "h": H},
         "time": {"dt": DT, "t_end": 1.0, "scheme": "sbdf1"},
         "field": {"D": D, "decay": decay, "feedback": 0.1},
         "memory": {"D": 0.0, "tau": [5.0]},
         "sites": {"D": 0.0},
-        "solver": solver or {},
+        "solver": {"direct_max_dofs": 0, **(solver or {})},
         "input": [
             {
                 "centre": [0.3, 0.6],
@@ -266,3 +268,61 @@ def test_differences_made_of_rounding_are_not_trusted():
         check.axpy(-1.0, solver.guess.residual)
         assert check.norm() <= 1e-12 * rhs.norm(), n
     simulation.close()
+
+
+# -- small operators: a factorisation ---------------------------------------------------
+
+
+def test_small_operators_on_one_rank_are_factorised_and_solved_exactly():
+    simulation = make(config(STRONG, solver={"direct_max_dofs": -1}))
+    solver = field_solver(simulation)
+    assert solver.direct and solver.pc_type == "cholesky"
+    assert solver.ksp.getType() == "preonly"
+    advance(simulation, 4)
+    # The step's equation holds to rounding: A w^{n+1} = b.
+    rhs = simulation.stepper.unknowns[0].rhs
+    residual = rhs.duplicate()
+    solver.matrix.mult(simulation.model.u.x.petsc_vec, residual)
+    residual.axpy(-1.0, rhs)
+    assert residual.norm() <= 1e-12 * rhs.norm()
+    assert simulation.stepper.iterations["u"] == 1
+
+
+def test_factorised_and_krylov_steps_agree_to_the_krylov_tolerance():
+    direct = make(config(STRONG, solver={"direct_max_dofs": -1}))
+    krylov = make(config(STRONG, solver={"rtol": 1e-10}))
+    assert field_solver(direct).direct and not field_solver(krylov).direct
+    advance(direct, 10)
+    advance(krylov, 10)
+    u, reference = direct.model.u.x.array, krylov.model.u.x.array
+    assert np.abs(u - reference).max() <= 1e-8 * np.abs(reference).max()
+    assert np.abs(reference).max() > 1e-3
+
+
+def test_the_size_limit_follows_the_mesh_dimension_and_the_key():
+    choose = linalg.choose_solver
+    assert choose("auto", "auto", True, 50.0, 2, 40_000, 1).direct
+    assert not choose("auto", "auto", True, 50.0, 2, 40_001, 1).direct
+    assert not choose("auto", "auto", True, 50.0, 3, 4_001, 1).direct
+    assert choose("auto", "auto", True, 50.0, 1, 10**7, 1).direct
+    assert not choose("auto", "auto", True, 50.0, 2, 1_000, 1, direct_max_dofs=0).direct
+    assert choose("auto", "auto", True, 50.0, 2, 90_000, 1, direct_max_dofs=10**5).direct
+
+
+def test_several_ranks_never_factorise_by_default():
+    choice = linalg.choose_solver("auto", "auto", True, 50.0, 2, 1_000, 2)
+    assert not choice.direct and choice == linalg.SolverChoice("cg", "icc")
+
+
+def test_the_operators_symmetry_chooses_the_method():
+    assert linalg.choose_solver("auto", "auto", False, 50.0, 2, 1_000, 1).pc_type == "lu"
+    krylov = linalg.choose_solver("auto", "auto", False, 50.0, 2, 10**6, 1)
+    assert krylov == linalg.SolverChoice("gmres", "ilu")
+    strong = linalg.choose_solver("auto", "auto", False, 1e4, 2, 10**6, 1)
+    assert strong == linalg.SolverChoice("gmres", "gamg")
+    assert linalg.choose_solver("auto", "auto", True, 50.0, 2, 10**6, 1).ksp_type == "cg"
+    # What the user names is kept.
+    assert linalg.choose_solver("bcgs", "jacobi", False, 1.0, 2, 10, 1) == linalg.SolverChoice(
+        "bcgs", "jacobi"
+    )
+    assert linalg.choose_solver("auto", "lu", True, 1.0, 2, 10**6, 2).direct

@@ -12,7 +12,7 @@ from bmf_fem.errors import ConfigError
 from bmf_fem.petsc_options import check_ksp_type, check_option
 from bmf_fem.suggest import did_you_mean
 
-PRECONDITIONERS = ("auto", "hypre", "gamg", "jacobi", "icc", "ilu", "none", "lu", "sor")
+PRECONDITIONERS = ("auto", "hypre", "gamg", "jacobi", "icc", "ilu", "none", "lu", "cholesky", "sor")
 OUTPUT_FIELDS = ("u", "M", "phi", "s", "expression_time", "m")
 MAX_SEED = 2**63 - 1  # output.seed: the largest seed numpy's generators take as an int64
 COMPRESSION_ON = 1  # gzip level of output.compression = "on"
@@ -20,7 +20,8 @@ COMPRESSION_ON = 1  # gzip level of output.compression = "on"
 
 def _read_ksp_type(table: Table, name: str) -> str:
     value = table.string(name, required=True)
-    check_ksp_type(table.where(name), value)
+    if value != "auto":
+        check_ksp_type(table.where(name), value)
     return value
 
 
@@ -57,17 +58,26 @@ class SolverConfig(Section):
     HEADING = "[solver]"
 
     ksp_type: str = key(
-        "cg",
+        "auto",
         "custom",
-        "a built-in PETSc KSP type (docs/safety.md)",
+        "Krylov method (auto: CG for symmetric operators, GMRES otherwise; or a built-in"
+        " PETSc KSP type, docs/safety.md)",
         reader=_read_ksp_type,
-        valid="a PETSc KSP type",
+        valid='"auto" or a PETSc KSP type',
     )
     pc_type: str = key(
         "auto",
         "choice",
-        "preconditioner (auto: by diffusion number, docs/performance.md)",
+        "preconditioner (auto: a factorisation for small operators on one rank, else by"
+        " diffusion number, docs/performance.md)",
         choices=PRECONDITIONERS,
+    )
+    direct_max_dofs: int = key(
+        -1,
+        "integer",
+        "largest operator (dofs) pc_type = auto factorises on one rank (-1: by mesh"
+        " dimension, docs/performance.md; 0: never)",
+        at_least=-1,
     )
     rtol: float = key(
         1e-6, "real", "Krylov tolerance relative to the step's change", above=0, below=1
