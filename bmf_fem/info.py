@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import subprocess
@@ -65,8 +66,10 @@ def blas_family(path: str) -> str:
     return "reference"
 
 
+@functools.cache
 def git_commit(directory: Path | None = None) -> str:
-    """The git commit of the checkout holding bmf-fem, with '+dirty' for local changes."""
+    """The git commit of the checkout holding bmf-fem, with '+dirty' for local changes
+    (asked once per process: every run of a sweep shares the answer)."""
     directory = directory or Path(__file__).resolve().parent.parent
     try:
         commit = subprocess.run(
@@ -88,8 +91,17 @@ def git_commit(directory: Path | None = None) -> str:
     return commit + ("+dirty" if dirty else "")
 
 
+@functools.cache
+def _versions() -> tuple[tuple[str, str], ...]:
+    return tuple(_library_versions().items())
+
+
 def versions() -> dict[str, str]:
-    """Versions of bmf-fem and the libraries it stands on."""
+    """Versions of bmf-fem and the libraries it stands on (read once per process)."""
+    return dict(_versions())
+
+
+def _library_versions() -> dict[str, str]:
     import basix
     import dolfinx
     import gmsh

@@ -28,7 +28,7 @@ from bmf_fem.detect import Detection
 from bmf_fem.divergence import DivergenceError, RunawayWatch
 from bmf_fem.inputs import build_inputs, input_rate
 from bmf_fem.linalg import SolverError
-from bmf_fem.meshes import build_mesh
+from bmf_fem.mesh_reuse import mesh_for
 from bmf_fem.metrics import TRACE_COLUMNS, compute_metrics, summarise_history, trace_row
 from bmf_fem.model import BmfModel
 from bmf_fem.noise import NoiseSource, dof_keys
@@ -58,7 +58,7 @@ class Simulation:
     def __init__(self, config, comm: MPI.Comm, sources=None):
         started = time.perf_counter()
         self.config = config
-        self.mesh_data = build_mesh(config.mesh.kind, dict(config.mesh.params), comm)
+        self.mesh_data = mesh_for(config.mesh.kind, dict(config.mesh.params), comm)
         self.comm = self.mesh_data.mesh.comm
         self.model = model = BmfModel(config, self.mesh_data)
         self.time = fem.Constant(self.mesh_data.mesh, 0.0)

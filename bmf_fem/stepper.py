@@ -352,16 +352,20 @@ class Stepper:
                 previous.x.array[:] = unknown.previous
                 functions[previous.name] = previous
             if unknown.solver is not None:
+                # A factorised operator keeps no guess; its checkpoint lists the same
+                # functions (zeros), so a run may resume where the operator is not
+                # factorised (other ranks) and the other way round.
                 guess = unknown.solver.guess
+                kept = guess.values if guess is not None else []
                 for index in range(self.guess_values):
                     saved = self._checkpoint_function(f"guess{index}.{name}", unknown.function)
                     saved.x.array[:] = 0.0
-                    if index < len(guess.values):
-                        value = guess.values[index].array_r
+                    if index < len(kept):
+                        value = kept[index].array_r
                         saved.x.array[: value.size] = value
                     saved.x.scatter_forward()
                     functions[saved.name] = saved
-                guess_counts[name] = len(guess.values)
+                guess_counts[name] = len(kept)
             if self.scheme == "sbdf2":
                 # Always listed (zeros before the first step) so the set of functions
                 # does not depend on the step.
@@ -397,7 +401,7 @@ class Stepper:
             name = unknown.equation.name
             if f"previous.{name}" in state.functions:
                 unknown.previous[:] = state.functions[f"previous.{name}"].x.array
-            if unknown.solver is not None:
+            if unknown.solver is not None and unknown.solver.guess is not None:
                 count = values["guess_values"][name]
                 saved = [state.functions[f"guess{i}.{name}"].x.array for i in range(count)]
                 unknown.solver.guess.restore(saved, self.guess_values)

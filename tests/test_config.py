@@ -76,8 +76,9 @@ def test_empty_file_is_a_valid_run_with_the_documented_defaults(tmp_path):
     assert config.inputs == ()
     assert config.perturbations == ()
     solver = config.solver
+    assert solver.direct_max_dofs == -1
     assert (solver.ksp_type, solver.pc_type, solver.rtol, solver.atol, solver.max_it) == (
-        "cg",
+        "auto",
         "auto",
         1e-6,
         0.0,
