@@ -347,13 +347,13 @@ def print_table(rows: list[dict], args) -> None:
             f"{r['pc']:>20} {setup:>17}"
         )
     print(
-        f"agreement after {steps} steps (t = {rows[0]['t']:g}), max |bmf-fem - plain| "
-        "(relative to max |plain|):"
+        f"agreement after {steps} steps (t = {rows[0]['t']:g}): max |bmf-fem - plain| / "
+        "max |plain| of each field"
     )
     print(f"{'dofs':>7} " + " ".join(f"{name:>22}" for name in FIELDS) + f" {'trace':>10}")
     for r in rows:
         cells = [
-            f"{absolute:.2e} ({absolute / scale:.1e})"
+            f"{absolute:.2e} / {scale:.3g}"
             for absolute, scale in (r["differences"][name] for name in FIELDS)
         ]
         print(
