@@ -231,6 +231,7 @@ def on_the_host(*command: str, timeout: float) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_the_podman_route_gives_the_same_run_as_this_route():
     # The host chooses podman by itself when podman works there.
     chosen = on_the_host(str(RUN), "--route", timeout=120)
