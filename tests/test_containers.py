@@ -51,13 +51,15 @@ def route(
     os_release: str = TRIXIE,
     installed: list[str] | None = None,
     engine: str | None = None,
+    docker: str = FAILING,
     args: tuple[str, ...] = ("--route",),
+    extra: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
     """containers/run ARGS outside any environment, with stand-ins for the host's tools."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     tools = {
-        "docker": FAILING,
+        "docker": docker,
         "apt-get": RECORD,
         "dpkg-query": "#!/bin/sh\nprintf '%s\\n' " + " ".join(installed or []) + "\n",
     }
@@ -79,16 +81,25 @@ def route(
     )
     if engine is not None:
         env["BMF_ENGINE"] = engine
+    env.update(extra or {})
     # setsid: no controlling terminal, as in CI, so nobody can answer a question
     return subprocess.run(
         ["setsid", "-w", str(RUN), *args], capture_output=True, text=True, env=env, timeout=60
     )
 
 
-def test_an_unknown_engine_is_refused_naming_the_valid_ones(tmp_path):
-    result = route(tmp_path, engine="lxc")
+@pytest.mark.parametrize(
+    ("name", "value", "valid"),
+    [
+        ("BMF_ENGINE", "lxc", "use podman, docker, host or chroot"),
+        ("BMF_VIEWER", "vtk", "use paraview or none"),
+        ("BMF_SNAPSHOT", "2025-05-20", "use a snapshot.debian.org time like 20250520T000000Z"),
+    ],
+)
+def test_an_unknown_setting_is_refused_naming_the_valid_ones(tmp_path, name, value, valid):
+    result = route(tmp_path, extra={name: value})
     assert result.returncode == 2
-    assert "BMF_ENGINE=lxc is not valid; use podman, docker, host or chroot" in result.stderr
+    assert f"{name}={value} is not valid; {valid}" in result.stderr
 
 
 def test_inside_the_environment_commands_run_directly():
@@ -100,6 +111,12 @@ def test_inside_the_environment_commands_run_directly():
 def test_a_working_podman_comes_before_a_prepared_trixie_host(tmp_path):
     result = route(tmp_path, podman=WORKING, installed=packages())
     assert (result.returncode, result.stdout) == (0, "podman\n"), result.stderr
+
+
+def test_docker_comes_next_when_podman_cannot_start_a_container(tmp_path):
+    result = route(tmp_path, docker=WORKING, installed=packages())
+    assert result.stdout.startswith("docker (podman skipped: podman cannot start"), result.stderr
+    assert "stand-in failure" in result.stdout
 
 
 def test_podman_that_fails_with_its_defaults_runs_with_the_host_settings(tmp_path):
