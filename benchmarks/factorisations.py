@@ -30,14 +30,15 @@ METHODS = (
 )
 
 
-def operator(n: int) -> PETSc.Mat:
+def operator(n: int) -> tuple[PETSc.Mat, mesh.Mesh]:
+    """The assembled operator, and its mesh (whose communicator the matrix uses: keep it)."""
     domain = mesh.create_unit_square(MPI.COMM_SELF, n, n)
     V = fem.functionspace(domain, ("Lagrange", 1))
     u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
     form = 20.0 * u * v * ufl.dx + 0.05 * ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx
     matrix = fem_petsc.assemble_matrix(fem.form(form))
     matrix.assemble()
-    return matrix
+    return matrix, domain
 
 
 def timed(matrix: PETSc.Mat, pc_type: str, ordering: str, solves: int) -> tuple[float, float]:
@@ -71,7 +72,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{'dofs':>8} " + " ".join(f"{pc + '/' + order:>22}" for pc, order in METHODS))
     for n in args.n:
-        matrix = operator(n)
+        matrix, _domain = operator(n)
         cells = []
         for pc_type, ordering in METHODS:
             setup, solve = timed(matrix, pc_type, ordering, args.solves)

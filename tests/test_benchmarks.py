@@ -172,3 +172,13 @@ def test_memory_per_dof_grows_with_the_mesh():
     # Four times the dofs take more memory: about 750 bytes per dof and field more.
     assert float(large[5]) > float(small[5])
     assert float(large[8]) > 0  # the marginal bytes per dof and field
+
+
+def test_factorisations_prints_every_method_at_every_size():
+    command = [sys.executable, str(CHECKOUT / "benchmarks" / "factorisations.py")]
+    command += ["--n", "4", "8", "--solves", "1"]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=CHECKOUT, timeout=120)
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines()[1:]]
+    assert [row[0] for row in rows] == ["25", "81"]
+    assert all(len(row) == 1 + 3 * 6 for row in rows)
