@@ -50,7 +50,6 @@ import argparse
 import math
 import os
 import time
-from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse
@@ -61,6 +60,7 @@ from mpi4py import MPI
 
 from bmf_fem.config import load_config
 from bmf_fem.demos import demo_path
+from bmf_fem.inputs import PulseTrain
 from bmf_fem.simulation import Simulation
 
 DEMO = "tickling"
@@ -77,23 +77,6 @@ FIELDS = ("u", "m", "s")
 def element_size(dofs: float) -> float:
     """The crystal's mesh.h for about ``dofs`` P1 dofs (3 significant digits)."""
     return float(f"{math.sqrt(AREA_PER_DOF / dofs):.3g}")
-
-
-@dataclass(frozen=True)
-class Pulses:
-    """A pulse train: ``count`` pulses of ``amplitude``, ``width`` long, ``period`` apart."""
-
-    amplitude: float
-    start: float
-    period: float
-    count: int
-    width: float
-
-    def deposit(self, t0: float, t1: float) -> float:
-        """The amount deposited over [t0, t1): the overlap of the step with the pulses."""
-        on = self.start + self.period * np.arange(self.count)
-        overlap = np.clip(np.minimum(t1, on + self.width) - np.maximum(t0, on), 0.0, None)
-        return self.amplitude * float(overlap.sum()) / self.width
 
 
 class PlainStep:
@@ -135,7 +118,9 @@ class PlainStep:
             centre = np.zeros(3)
             centre[: len(entry.centre)] = entry.centre
             distance2 = np.sum((coordinates - centre) ** 2, axis=1)
-            pulses = Pulses(entry.amplitude, entry.start, entry.period, entry.count, entry.width)
+            pulses = PulseTrain(
+                entry.amplitude, entry.start, entry.period, entry.count, entry.width
+            )
             self.inputs.append((np.exp(-distance2 / entry.radius**2), pulses))
 
         self.u = initial["u"].copy()

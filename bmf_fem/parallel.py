@@ -31,10 +31,19 @@ def global_max(comm: MPI.Comm, local: np.ndarray) -> float:
 
 def elementwise_max(comm: MPI.Comm, local: np.ndarray) -> np.ndarray:
     """The elementwise maximum over all ranks of a small array (one reduction)."""
+    return _elementwise(comm, local, MPI.MAX)
+
+
+def elementwise_sum(comm: MPI.Comm, local: np.ndarray) -> np.ndarray:
+    """The elementwise sum over all ranks of a small array of partial sums (one reduction)."""
+    return _elementwise(comm, local, MPI.SUM)
+
+
+def _elementwise(comm: MPI.Comm, local: np.ndarray, op: MPI.Op) -> np.ndarray:
     if comm.size == 1:
         return local
     result = np.empty_like(local)
-    comm.Allreduce(local, result, op=MPI.MAX)
+    comm.Allreduce(local, result, op=op)
     return result
 
 

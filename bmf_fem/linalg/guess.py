@@ -6,8 +6,9 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from mpi4py import MPI
 from petsc4py import PETSc
+
+from bmf_fem.parallel import elementwise_sum
 
 # Solves are accurate relative to what changes in a step: CG stops when the residual is
 # rtol times that of w^n, ``b - A w^n`` (the right-hand side of the step's increment),
@@ -106,7 +107,7 @@ class ProjectedGuess:
         for i in range(count + 1):
             local[i, i:] = table[i : count + 1] @ table[i]
         local[-1, 0] = np.dot(rhs.array_r, rhs.array_r)
-        products = global_sum(self.comm, local)
+        products = elementwise_sum(self.comm, local)
         self.rhs_norm = float(np.sqrt(products[-1, 0]))
         products = np.triu(products[:-1]) + np.triu(products[:-1], 1).T
         gram, moments = products[1:, 1:], products[0, 1:]
@@ -176,15 +177,6 @@ class ProjectedGuess:
         for rows in self.rows:
             for vec in rows:
                 vec.destroy()
-
-
-def global_sum(comm: MPI.Comm, local: np.ndarray) -> np.ndarray:
-    """The sum over ranks of a small array of local partial sums (one reduction)."""
-    if comm.size == 1:
-        return local
-    total = np.empty_like(local)
-    comm.Allreduce(local, total, op=MPI.SUM)
-    return total
 
 
 def _value_weights(coefficients: np.ndarray) -> np.ndarray:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from petsc4py import PETSc
 
-from bmf_fem.linalg.guess import ROUNDING_FLOOR, ProjectedGuess, global_sum
+from bmf_fem.linalg.guess import ROUNDING_FLOOR, ProjectedGuess
+from bmf_fem.parallel import elementwise_sum
 
 # Most solves between two exact measurements of ||B b|| by :class:`RelativeTest`, and how
 # far (relative) the ratio it estimates may move between two of them before they are made
@@ -79,7 +80,7 @@ class RelativeTest:
         step = np.subtract(iterate, self.start.array_r, out=self.work.array_w)
         self.work.stateIncrease()
         local = np.array([np.dot(iterate, iterate), np.dot(step, step)])
-        norm, step_norm = np.sqrt(global_sum(self.comm, local))
+        norm, step_norm = np.sqrt(elementwise_sum(self.comm, local))
         return float(norm), float(step_norm)
 
     def finish(self, solution: PETSc.Vec) -> None:
